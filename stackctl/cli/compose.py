@@ -1,0 +1,18 @@
+"""`stackctl compose …`: the laptop verbs. Global options as docker compose spells them."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("compose", help="run a Compose project on one Docker engine")
+    p.add_argument("-f", "--file", dest="files", action="append", default=[], metavar="FILE",
+                   help="compose file (repeatable; '-' reads standard input)")
+    p.add_argument("-p", "--project-name", dest="project_name", metavar="NAME")
+    p.add_argument("--project-directory", metavar="DIR")
+    p.add_argument("--env-file", dest="env_files", action="append", default=[], metavar="FILE")
+    p.add_argument("--profile", dest="profiles", action="append", default=[], metavar="PROFILE")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    del verbs  # verbs are registered by the modules that implement them

@@ -1,0 +1,24 @@
+"""Every label key stackctl puts on containers, networks and volumes.
+
+The docker compose keys are reused on purpose so that `docker compose ps` and stackctl see the same
+projects; stackctl's own keys live under ``io.stackctl.``.
+"""
+
+from __future__ import annotations
+
+PROJECT = "com.docker.compose.project"
+SERVICE = "com.docker.compose.service"
+CONTAINER_NUMBER = "com.docker.compose.container-number"
+ONEOFF = "com.docker.compose.oneoff"
+CONFIG_HASH = "com.docker.compose.config-hash"
+NETWORK = "com.docker.compose.network"
+VOLUME = "com.docker.compose.volume"
+WORKING_DIR = "com.docker.compose.project.working_dir"
+CONFIG_FILES = "com.docker.compose.project.config_files"
+DEPENDS_ON = "com.docker.compose.depends_on"
+VERSION = "com.docker.compose.version"
+
+MANAGED_BY = "io.stackctl.managed-by"
+STACK = "io.stackctl.stack"
+TASK = "io.stackctl.task"
+LEADER_REVISION = "io.stackctl.leader-revision"

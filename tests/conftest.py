@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import env
+
+
+@pytest.fixture(scope="session")
+def shared() -> pathlib.Path:
+    return env.shared_dir()
+
+
+@pytest.fixture(scope="session")
+def oracle() -> pathlib.Path:
+    return env.oracle_binary()
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    """A Docker engine answering on the default socket (scripts/start-dockerd.sh starts one)."""
+    if not env.engine_answers():
+        env.missing("no Docker engine answers (run scripts/start-dockerd.sh)")
+
+
+@pytest.fixture(scope="session")
+def busybox_image(engine: None) -> str:
+    return env.ensure_busybox_image()
+
+
+def run_cli(*args: str, cwd: pathlib.Path | str | None = None, env_vars: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `stackctl` command as a user would (a new process)."""
+    return subprocess.run([sys.executable, "-m", "stackctl", *args], cwd=cwd, env=env_vars, input=input,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
