@@ -1,8 +1,16 @@
-"""`stackctl compose …`: the laptop verbs. Global options as docker compose spells them."""
+"""`stackctl compose …`: the laptop verbs. Global options as docker compose spells them.
+
+Verbs live in their own modules (``stackctl.cli.compose_<part>``), each exposing ``register(verbs)``
+that adds sub-parsers to the ``compose`` group and sets ``func(args) -> int`` on them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+
+# Modules that add verbs to `stackctl compose`, in the order --help lists them.
+VERB_MODULES: tuple[str, ...] = ()
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,4 +23,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--profile", dest="profiles", action="append", default=[], metavar="PROFILE")
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
-    del verbs  # verbs are registered by the modules that implement them
+    for name in VERB_MODULES:
+        importlib.import_module(f"stackctl.cli.compose_{name}").register(verbs)
