@@ -1,0 +1,102 @@
+"""`stackctl compose config`: print the project as docker compose v2.40.3 ``config`` does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from stackctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from stackctl.spec.loader import LoadedProject
+
+LISTINGS = ("services", "volumes", "networks", "images", "profiles")
+
+
+def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = verbs.add_parser("config", help="parse, resolve and print the compose file in canonical form")
+    p.add_argument("service_names", nargs="*", metavar="SERVICE")
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    for name in LISTINGS:
+        p.add_argument(f"--{name}", action="store_true", help=f"print the {name}, one per line")
+    p.add_argument("-q", "--quiet", action="store_true", help="only validate, print nothing")
+    p.add_argument("--no-interpolate", action="store_true", help="don't interpolate variables")
+    p.add_argument("--no-normalize", action="store_true", help="don't normalize the model")
+    p.add_argument("--no-path-resolution", action="store_true", help="don't make file paths absolute")
+    p.add_argument("--no-consistency", action="store_true", help="don't check the model's consistency")
+    p.add_argument("--no-env-resolution", action="store_true", help="don't fold env_file into environment")
+    p.add_argument("--all-resources", action="store_true", help="keep resources no service uses")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stackctl.cli._project import options_from_args, print_warnings
+    from stackctl.spec.loader import load_project
+
+    listing = next((name for name in LISTINGS if getattr(args, name)), None)
+    options = options_from_args(
+        args, services=() if listing in ("services", "volumes", "networks") else tuple(args.service_names),
+        interpolate=not args.no_interpolate, normalize=not args.no_normalize,
+        resolve_paths=not args.no_path_resolution, consistency=not args.no_consistency,
+        resolve_env=not (args.no_env_resolution or listing), all_resources=args.all_resources,
+        model_only=args.no_interpolate and not listing)
+    project = load_project(options)
+    print_warnings(project.warnings)
+    text = _listing(project, listing) if listing else _render(project, args)
+    if args.quiet:
+        return 0
+    if args.output and not listing:
+        _write(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _render(project: LoadedProject, args: argparse.Namespace) -> str:
+    from stackctl.spec.serialize import to_json, to_yaml
+
+    escape = not args.no_interpolate
+    if args.format == "json":
+        return to_json(project.document, escape=escape)
+    return to_yaml(project.document, escape=escape)
+
+
+def _listing(project: LoadedProject, what: str) -> str:
+    doc: dict[str, Any] = project.document
+    services: dict[str, Any] = doc.get("services") or {}
+    if what == "images":
+        names = [s.get("image") or f"{project.name}-{n}" for n, s in sorted(services.items())]
+    elif what == "profiles":
+        every = {**services, **project.disabled}
+        names = sorted({p for s in every.values() for p in (s or {}).get("profiles") or []})
+    elif what == "services":
+        names = dependency_order(services)
+    else:
+        names = sorted(doc.get(what) or {})
+    return "".join(f"{n}\n" for n in names)
+
+
+def dependency_order(services: dict[str, Any]) -> list[str]:
+    """Service names, each after the services it depends on (alphabetical among equals)."""
+    order: list[str] = []
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if name in order or name in stack or name not in services:
+            return
+        for dep in sorted((services[name] or {}).get("depends_on") or {}):
+            visit(dep, (*stack, name))
+        order.append(name)
+
+    for name in sorted(services):
+        visit(name, ())
+    return order
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc

@@ -1,0 +1,105 @@
+"""``extends``: a service built on another one, in the same file or another file.
+
+Follows compose-go v2.9.1 ``loader/extends.go``: the base service is resolved first (recursively), a deep
+copy of it is merged under the extending service with the multi-file merge rules, and ``extends`` is dropped.
+A service met twice on the same chain is a cycle. File access goes through an injected ``load_base``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl.errors import Problem, SpecError
+
+# (file as written in `extends.file`, name of the extending service) -> services of that file, its name
+LoadBase = Callable[[str, str, str], "BaseFile"]
+MergeService = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BaseFile:
+    """The services of a file named by ``extends.file``, loaded (interpolated, paths rebased)."""
+
+    name: str
+    services: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """The (file, service) pairs met so far on one extends chain."""
+
+    seen: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def add(self, file: str, service: str, *, report_file: str) -> _Chain:
+        ref = (file, service)
+        if ref in self.seen:
+            steps = [f"{self.seen[0][1]} in {self.seen[0][0]}"]
+            steps += [f"extends {s} in {f}" for f, s in (*self.seen[1:], ref)]
+            raise SpecError(Problem(report_file, "", "Circular reference: " + ", ".join(steps)))
+        return _Chain((*self.seen, ref))
+
+
+def apply_extends(doc: dict[str, Any], *, file: str, load_base: LoadBase,
+                  merge_service: MergeService) -> dict[str, Any]:
+    """Resolve every ``extends`` of ``doc['services']`` in place and return ``doc``."""
+    services = doc.get("services")
+    if services is None and "services" not in doc:
+        return doc
+    if not isinstance(services, dict):
+        raise SpecError(Problem(file, "services", "services must be a mapping"))
+    ctx = _Context(file=file, load_base=load_base, merge_service=merge_service)
+    for name in list(services):
+        services[name] = ctx.resolve(name, services, file, _Chain())
+    return doc
+
+
+@dataclass(frozen=True)
+class _Context:
+    file: str
+    load_base: LoadBase
+    merge_service: MergeService
+
+    def resolve(self, name: str, services: dict[str, Any], filename: str, chain: _Chain) -> Any:
+        service = services.get(name)
+        if service is None:
+            return None
+        if not isinstance(service, dict):
+            raise SpecError(Problem(self.file, f"services.{name}", f"services.{name} must be a mapping"))
+        if "extends" not in service:
+            return service
+        ref, other = self._reference(name, service["extends"])
+        if other is not None:
+            base_file = self.load_base(other, name, filename)
+            if ref not in base_file.services:
+                raise SpecError(Problem(self.file, f"services.{name}.extends", f'cannot extend service "{name}" '
+                                        f'in {filename}: service "{ref}" not found in {other}'))
+            services, filename = base_file.services, other
+        elif ref not in services:
+            raise SpecError(Problem(self.file, f"services.{name}.extends",
+                                    f'cannot extend service "{name}" in {filename}: service "{ref}" not found'))
+        chain = chain.add(filename, name, report_file=self.file)
+        base = self.resolve(ref, services, filename, chain)
+        if base is None:
+            return service
+        merged = self.merge_service(copy.deepcopy(base), service)
+        merged.pop("extends", None)
+        services[name] = merged
+        return merged
+
+    def _reference(self, name: str, extends: Any) -> tuple[str, str | None]:
+        if isinstance(extends, str):
+            return extends, None
+        if isinstance(extends, dict):
+            ref = extends.get("service")
+            if not isinstance(ref, str):
+                raise SpecError(Problem(self.file, f"services.{name}.extends",
+                                        f"extends.{name}.service is required"))
+            other = extends.get("file")
+            if other is not None and not isinstance(other, str):
+                raise SpecError(Problem(self.file, f"services.{name}.extends.file", "must be a string"))
+            return ref, other
+        raise SpecError(Problem(self.file, f"services.{name}.extends",
+                                "must be a string or a mapping with `service`"))

@@ -1,0 +1,172 @@
+"""The per-file part of the loader (compose-go v2.9.1 ``loadYamlFile``/``loadYamlModel``).
+
+For each YAML document of each file, in order: interpolate -> ``extends`` -> ``include`` -> merge into the
+accumulated model -> uniqueness -> schema validation -> drop ``version`` (warning) -> canonical syntax ->
+omit empty ``dns`` -> uniqueness again. Included projects go through the same steps, then get their own
+defaults, relative paths and environment resolved.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stackctl.errors import Problem, SpecError
+from stackctl.spec import extends, include
+from stackctl.spec.discovery import STDIN
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A compose file as read: its name (absolute path or ``-``), text and YAML documents."""
+
+    name: str
+    text: str
+    documents: list[Any]
+
+
+def read_text(path: str, *, stdin: str | None = None) -> str:
+    if path == STDIN:
+        return stdin or ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise SpecError(Problem(path, "", "no such file or directory")) from exc
+    except IsADirectoryError as exc:
+        raise SpecError(Problem(path, "", "is a directory, not a compose file")) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(Problem(path, "", f"cannot read: {exc}")) from exc
+
+
+def parse(name: str, text: str) -> SourceFile:
+    from stackctl.spec.yaml12 import load_yaml
+
+    return SourceFile(name, text, list(load_yaml(text, file=name)))
+
+
+def read_sources(files: Sequence[str], *, stdin: str | None = None) -> list[SourceFile]:
+    return [parse(f, read_text(f, stdin=stdin)) for f in files]
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    environment: Mapping[str, str]
+    warn: Callable[[str], None]
+    interpolate: bool = True
+    validate: bool = True
+    apply_extends: bool = True
+    apply_include: bool = True
+
+
+class FileLoader:
+    """Runs the per-file pipeline of one project (or of an included or extended one)."""
+
+    def __init__(self, ctx: LoadContext) -> None:
+        self.ctx = ctx
+
+    def load_files(self, sources: Sequence[SourceFile], *, base_dir: str,
+                   included: Sequence[str]) -> dict[str, Any]:
+        model: dict[str, Any] = {}
+        for source in sources:
+            for doc in source.documents:
+                model = self._document(model, doc, source.name, base_dir, [*included, source.name])
+        return model
+
+    def _document(self, model: dict[str, Any], doc: Any, file: str, base_dir: str,
+                  included: list[str]) -> dict[str, Any]:
+        from stackctl.spec.canonical import canonicalize
+        from stackctl.spec.merge import enforce_unicity, merge
+
+        data = copy.deepcopy(doc.data)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise SpecError(Problem(file, "", "top-level object must be a mapping"))
+        if self.ctx.interpolate:
+            data = self._interpolate(data, file)
+        if self.ctx.apply_extends:
+            extends.apply_extends(data, file=file, merge_service=merge_service,
+                                  load_base=lambda other, name, current: self._extends_base(
+                                      other, name, current, base_dir))
+        if self.ctx.apply_include:
+            include.apply_include(data, file=file, base_dir=base_dir, included=included,
+                                  load_model=self._included_model)
+        model = enforce_unicity(merge(model, data))
+        if self.ctx.validate:
+            self._validate(model, file, doc)
+        model = canonicalize(model, file=file, lenient=not self.ctx.interpolate)
+        return enforce_unicity(_omit_empty_dns(model))
+
+    def _interpolate(self, data: dict[str, Any], file: str) -> dict[str, Any]:
+        from stackctl.spec.interpolate import interpolate
+
+        return interpolate(data, self.ctx.environment, file=file, warn=self.ctx.warn)
+
+    def _validate(self, model: dict[str, Any], file: str, doc: Any) -> None:
+        from stackctl.spec.validate import validate_schema
+
+        problems = validate_schema(model, file=file, lines=getattr(doc, "lines", None))
+        if problems:
+            raise SpecError(problems)
+        if "version" in model:
+            self.ctx.warn(f"{file}: the attribute `version` is obsolete, it will be ignored, "
+                          "please remove it to avoid potential confusion")
+            del model["version"]
+
+    def _extends_base(self, other: str, name: str, current: str, base_dir: str) -> extends.BaseFile:
+        """The services of another file named by ``extends.file``, paths rebased on ``base_dir``."""
+        from stackctl.spec.normalize import resolve_relative_paths
+
+        path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(other)))
+        source = parse(path, read_text(path))
+        ctx = LoadContext(environment=self.ctx.environment, warn=self.ctx.warn,
+                          interpolate=self.ctx.interpolate, validate=False, apply_extends=False,
+                          apply_include=False)
+        model = FileLoader(ctx).load_files([source], base_dir=os.path.dirname(path), included=())
+        services = model.get("services")
+        if "services" not in model:
+            raise SpecError(Problem(current, f"services.{name}.extends",
+                                    f'cannot extend service "{name}" in {path}: no services section'))
+        if not isinstance(services, dict):
+            raise SpecError(Problem(current, f"services.{name}.extends",
+                                    f'cannot extend service "{name}" in {path}: services must be a mapping'))
+        relative = os.path.relpath(os.path.dirname(path), base_dir)
+        model = resolve_relative_paths(model, relative)
+        return extends.BaseFile(other, model["services"])
+
+    def _included_model(self, request: include.IncludeRequest, included: Sequence[str]) -> dict[str, Any]:
+        from stackctl.spec.environment import read_env_file
+        from stackctl.spec.normalize import resolve_environment, resolve_relative_paths, set_defaults
+
+        environment = dict(self.ctx.environment)
+        for env_file in request.env_files:
+            values = read_env_file(env_file, lookup=environment)
+            for key, value in values.items():
+                if value is not None:
+                    environment.setdefault(key, value)
+        ctx = LoadContext(environment=environment, warn=self.ctx.warn, interpolate=self.ctx.interpolate)
+        sources = read_sources(request.files)
+        model = FileLoader(ctx).load_files(sources, base_dir=request.project_dir, included=included)
+        model = set_defaults(model)
+        model = resolve_relative_paths(model, request.relative_dir)
+        return resolve_environment(model, environment)
+
+
+def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge one service over another with the multi-file merge rules (compose-go ``ExtendService``)."""
+    from stackctl.spec.merge import merge
+
+    merged = merge({"services": {"x": base}}, {"services": {"x": override}})
+    return dict(merged["services"]["x"])
+
+
+def _omit_empty_dns(model: dict[str, Any]) -> dict[str, Any]:
+    """compose-go ``OmitEmpty``: empty items of ``services.*.dns`` are dropped."""
+    for service in (model.get("services") or {}).values():
+        if isinstance(service, dict) and isinstance(service.get("dns"), list):
+            service["dns"] = [d for d in service["dns"] if d not in (None, "")]
+    return model

@@ -1,0 +1,171 @@
+"""Load a Compose project: files -> the document ``docker compose config --format json`` prints.
+
+The order is compose-go v2.9.1's (``cli/options.go`` then ``loader/loader.go``), as docker compose v2.40.3
+runs it for ``config``:
+
+1. project directory, environment (OS env wins over ``--env-file``/``.env``), compose files (``-f``,
+   ``COMPOSE_FILE``, discovery), profiles (``--profile`` or ``COMPOSE_PROFILES``), project name;
+2. per file, per YAML document: interpolate -> ``extends`` -> ``include`` -> merge into the accumulated
+   model -> uniqueness -> schema validation -> drop ``version`` (warning) -> canonical (long) syntax ->
+   uniqueness again (:mod:`stackctl.spec.fileload`);
+3. defaults, semantic validation, absolute paths, environment resolution and normalization
+   (:func:`stackctl.spec.normalize.normalize`);
+4. profiles, consistency checks, services named on the command line, unused resources dropped.
+
+The code reads files (through :mod:`stackctl.spec.fileload`) but never ``os.environ``, the clock or
+stdin: the caller passes ``environ``, ``cwd`` and the text of ``-``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl.errors import Problem, SpecError
+from stackctl.spec import discovery, profiles
+from stackctl.spec.fileload import FileLoader, LoadContext, SourceFile, read_sources
+from stackctl.spec.project_name import check_imperative_name, choose_project_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectOptions:
+    """Everything a load depends on; the CLI fills it from flags and ``os.environ``."""
+
+    cwd: str
+    files: tuple[str, ...] = ()
+    project_name: str | None = None
+    project_directory: str | None = None
+    env_files: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=dict)
+    stdin: str | None = None              # the text of `-f -`
+    services: tuple[str, ...] = ()        # services named on the command line
+    interpolate: bool = True
+    normalize: bool = True
+    resolve_paths: bool = True
+    consistency: bool = True
+    resolve_env: bool = True              # fold env_file into environment
+    all_resources: bool = False
+    model_only: bool = False              # stop after normalization (`config --no-interpolate`)
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    name: str
+    working_dir: str
+    files: tuple[str, ...]
+    document: dict[str, Any]
+    environment: dict[str, str]
+    warnings: list[str]
+    profiles: tuple[str, ...] = ()
+    disabled: dict[str, Any] = field(default_factory=dict)
+
+
+def load_project(options: ProjectOptions) -> LoadedProject:
+    """Load, merge, validate and normalize a project; raises SpecError naming every problem."""
+    warnings: list[str] = []
+    cwd = os.path.abspath(options.cwd)
+    environ = dict(options.environ)
+    environ.setdefault("PWD", cwd)
+    env_files = tuple(discovery.absolute(f, cwd) for f in options.env_files)
+    start_dir = discovery.absolute(options.project_directory, cwd) if options.project_directory else cwd
+    environment = _environment(environ, env_files, start_dir)
+    found = discovery.choose_files(options.files, environment, cwd=cwd,
+                                   project_directory=options.project_directory)
+    warnings += found.warnings
+    working_dir = discovery.first_dir(found.files, project_directory=options.project_directory, cwd=cwd)
+    if working_dir != start_dir:
+        environment = {**_environment(environ, env_files, working_dir), **environment}
+    sources = read_sources(found.files, stdin=options.stdin)
+    name = _project_name(options, environment, sources, working_dir)
+    environment["COMPOSE_PROJECT_NAME"] = name
+    ctx = LoadContext(environment=environment, warn=warnings.append, interpolate=options.interpolate)
+    raw = FileLoader(ctx).load_files(sources, base_dir=working_dir, included=())
+    if not raw:
+        raise SpecError(Problem(sources[0].name, "", "empty compose file"))
+    if not name:
+        raise SpecError("project name must not be empty")
+    document = _normalize(raw, options, name, working_dir, environment)
+    active = profiles.active_profiles(options.profiles, environment)
+    if options.model_only:
+        split = profiles.split_services(document.get("services") or {}, active)
+    else:
+        document, split = _apply_profiles(document, options, active, sources[0].name)
+    return LoadedProject(name=name, working_dir=working_dir, files=tuple(s.name for s in sources),
+                         document=document, environment=environment, warnings=_unique(warnings),
+                         profiles=split.profiles, disabled=split.disabled)
+
+
+def _environment(environ: Mapping[str, str], env_files: tuple[str, ...], project_dir: str) -> dict[str, str]:
+    from stackctl.spec.environment import project_environment
+
+    return dict(project_environment(environ=environ, env_files=env_files, project_dir=project_dir))
+
+
+def _project_name(options: ProjectOptions, environment: Mapping[str, str], sources: list[SourceFile],
+                  working_dir: str) -> str:
+    flag = options.project_name or None
+    env_name = environment.get("COMPOSE_PROJECT_NAME") or None
+    file_name = None if (flag or env_name) else _name_in_files(sources, environment, options.interpolate)
+    name, imperative = choose_project_name(flag=flag, env_name=env_name, file_name=file_name,
+                                           directory_name=os.path.basename(working_dir),
+                                           normalize=options.normalize)
+    if imperative:
+        message = check_imperative_name(name)
+        if message:
+            raise SpecError(message)
+    return name
+
+
+def _name_in_files(sources: list[SourceFile], environment: Mapping[str, str], interpolate: bool) -> str | None:
+    """The last non-empty top-level ``name:`` of the files, interpolated; None if no file has one."""
+    found = None
+    for source in sources:
+        for doc in source.documents:
+            value = doc.data.get("name") if isinstance(doc.data, dict) else None
+            if isinstance(value, str) and value:
+                found = value
+    if found is None or not interpolate:
+        return found
+    from stackctl.spec.interpolate import interpolate as run_interpolation
+
+    result = run_interpolation({"name": found}, environment, file=sources[0].name, warn=None)
+    return str(result["name"])
+
+
+def _normalize(raw: dict[str, Any], options: ProjectOptions, name: str, working_dir: str,
+               environment: Mapping[str, str]) -> dict[str, Any]:
+    from stackctl.spec.normalize import normalize
+
+    return normalize(raw, project_name=name, working_dir=working_dir, environment=dict(environment),
+                     resolve_paths=options.resolve_paths, resolve_env=options.resolve_env,
+                     defaults_only=not options.normalize)
+
+
+def _apply_profiles(document: dict[str, Any], options: ProjectOptions, active: tuple[str, ...],
+                    file: str) -> tuple[dict[str, Any], profiles.ServiceSplit]:
+    services = document.get("services") or {}
+    split = profiles.split_services(services, active)
+    if options.consistency:
+        _check_consistency({**document, "services": split.enabled}, split, file)
+    split = profiles.enable_services(split, options.services)
+    selected = profiles.select_services(split.enabled, options.services)
+    document = {**document, "services": selected}
+    if not options.all_resources:
+        document = profiles.without_unused_resources(document)
+    return document, split
+
+
+def _check_consistency(document: dict[str, Any], split: profiles.ServiceSplit, file: str) -> None:
+    from stackctl.spec.consistency import check_consistency
+
+    checked = {**document, "services": profiles.without_optional_disabled(split.enabled, split.disabled)}
+    problems = check_consistency(checked, file=file)
+    if problems:
+        raise SpecError(problems)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
