@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from stackctl.cli.compose_graph import render
 from stackctl.errors import PlanError
 from stackctl.plan.graph import (
     cycle_message,
@@ -140,3 +141,45 @@ def test_find_cycle_is_fast_on_a_wide_diamond_lattice() -> None:
     services = {f"s{i}_{j}": {"depends_on": {f"s{i + 1}_{k}": dep() for k in range(30)} if i < 29 else {}}
                 for i in range(30) for j in range(30)}
     assert find_cycle(services) is None
+
+
+# -- `stackctl compose graph` renderings (pure functions of the graph) -------------------------------
+
+def test_text_lists_services_in_startup_order_with_each_condition() -> None:
+    text = render(dependency_graph(Project.from_dict(SHOP)), fmt="text", name="shop")
+    assert text.splitlines() == [
+        "shop: 7 services, in startup order",
+        "data",
+        "net",
+        "cache  -> net (service_started, restart; via ipc, pid)",
+        "db     -> net (service_started, restart; via network_mode)",
+        "api    -> data (service_started; via volumes_from)",
+        "       -> db (service_healthy)",
+        "batch  -> api (service_completed_successfully, optional)",
+        "web    -> api (service_healthy, restart)",
+        "       -> cache (service_started, restart; via links)",
+    ]
+
+
+def test_dot_has_every_service_and_a_labelled_edge_per_dependency() -> None:
+    dot = render(dependency_graph(SHOP), fmt="dot", name="shop").splitlines()
+    assert dot[0] == 'digraph "shop" {' and dot[-1] == "}"
+    assert '  "web" -> "api" [label="service_healthy, restart"];' in dot
+    assert '  "batch" -> "api" [label="service_completed_successfully, optional", style=dashed];' in dot
+    assert sum("->" in line for line in dot) == 7
+    assert all(f'  "{name}";' in dot for name in SHOP["services"])
+
+
+def test_mermaid_is_a_flowchart_with_labelled_and_dotted_edges() -> None:
+    lines = render(dependency_graph(SHOP), fmt="mermaid", name="shop").splitlines()
+    assert "flowchart LR" in lines
+    ids = {line.split("[", 1)[1].strip('"]'): line.split("[", 1)[0].strip() for line in lines if '["' in line}
+    assert set(ids) == set(SHOP["services"])
+    assert f'  {ids["web"]} -->|"service_healthy, restart"| {ids["api"]}' in lines
+    assert f'  {ids["batch"]} -.->|"service_completed_successfully, optional"| {ids["api"]}' in lines
+
+
+def test_renderings_of_a_project_without_dependencies() -> None:
+    graph = dependency_graph({"services": {"solo": {"image": "x"}}})
+    assert render(graph, fmt="text", name="p") == "p: 1 service, in startup order\nsolo\n"
+    assert "->" not in render(graph, fmt="dot", name="p").replace("rankdir", "")
