@@ -1,0 +1,322 @@
+"""The TCP side of the balancer: accept, pick a backend, connect, pump bytes both ways.
+
+Built on asyncio *protocols* rather than streams: each received chunk is handed straight to the
+other transport's ``write`` (no coroutine, no copy, no intermediate buffer), and backpressure is
+the transports' own flow control: when one side's write buffer passes its high-water mark the
+other side stops reading until it drains. Half-close is relayed with ``write_eof``; the session
+ends when both directions are done or either side goes away, and both sides are then closed.
+
+A refused or timed-out backend connect marks the backend down (passive check) and the next one is
+tried for the same client, so a new connection never fails while a healthy backend exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from stackctl.errors import LoadBalancerError
+from stackctl.lb import proxyproto
+from stackctl.lb.config import BackendSpec, HealthCheck, Listener
+from stackctl.lb.pool import Backend, Pool
+
+PENDING_LIMIT = 256 * 1024  # client bytes held while the backend connect is in flight
+IDLE_TICKS = 4  # the idle sweep runs IDLE_TICKS times per idle_timeout
+
+
+class TcpListener:
+    """One listening socket and the sessions it accepted."""
+
+    def __init__(self, config: Listener, pool: Pool, *, reuse_port: bool = False) -> None:
+        self.config = config
+        self.pool = pool
+        self.reuse_port = reuse_port
+        self.sessions: set[ClientSide] = set()
+        self.server: asyncio.AbstractServer | None = None
+        self.connections = 0
+        self.rejected = 0
+        self.no_backend = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._drain_timers: dict[Backend, asyncio.TimerHandle] = {}
+        self.loop = asyncio.get_running_loop()
+
+    async def start(self) -> None:
+        bind = self.config.bind
+        try:
+            self.server = await self.loop.create_server(
+                lambda: ClientSide(self), bind.host, bind.port, backlog=4096,
+                reuse_address=True, reuse_port=self.reuse_port or None)
+        except OSError as exc:
+            raise LoadBalancerError(
+                f"listener {self.config.name}: cannot bind {bind}/tcp: {exc.strerror or exc}") from exc
+        self._schedule_sweep()
+
+    @property
+    def health(self) -> HealthCheck | None:
+        return self.config.health
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when the configured port is 0)."""
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    # -- live changes -------------------------------------------------------------------------
+    def reconfigure(self, config: Listener) -> None:
+        """New options and backends for the same bind address; established sessions stay."""
+        self.config = config
+        if config.health is not None:
+            self.pool.rise, self.pool.fall = config.health.rise, config.health.fall
+        self.set_backends(config.backends)
+
+    def set_backends(self, specs: tuple[BackendSpec, ...] | list[BackendSpec]) -> None:
+        for backend in self.pool.update(specs):
+            if backend.active == 0:
+                self.pool.forget(backend)
+            else:
+                self._drain_timers[backend] = self.loop.call_later(
+                    self.config.drain_timeout, self._drain_expired, backend)
+        for backend in list(self._drain_timers):
+            if not backend.draining:  # listed again before it finished draining
+                self._drain_timers.pop(backend).cancel()
+
+    def _drain_expired(self, backend: Backend) -> None:
+        self._drain_timers.pop(backend, None)
+        if not backend.draining:
+            return
+        for session in [s for s in self.sessions if s.backend is backend]:
+            session.close()
+        self.pool.forget(backend)
+
+    def session_ended(self, session: ClientSide) -> None:
+        self.sessions.discard(session)
+        backend = session.backend
+        if backend is not None and session.peer is not None:
+            backend.active -= 1
+            if backend.draining and backend.active == 0:
+                self.pool.forget(backend)
+                timer = self._drain_timers.pop(backend, None)
+                if timer is not None:
+                    timer.cancel()
+
+    # -- idle timeout ---------------------------------------------------------------------------
+    def _schedule_sweep(self) -> None:
+        self._sweeper = self.loop.call_later(self.config.idle_timeout / IDLE_TICKS, self._sweep)
+
+    def _sweep(self) -> None:
+        for session in list(self.sessions):
+            session.idle += 1
+            if session.idle > IDLE_TICKS:
+                session.close()
+        self._schedule_sweep()
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def stop_accepting(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+    async def close(self, *, drain: float = 0.0) -> None:
+        """Stop accepting; let sessions finish for up to ``drain`` seconds; then close the rest."""
+        self.stop_accepting()
+        deadline = self.loop.time() + drain
+        while self.sessions and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            session.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for timer in self._drain_timers.values():
+            timer.cancel()
+        if self.server is not None:
+            await self.server.wait_closed()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "name": self.config.name, "protocol": "tcp", "bind": str(self.config.bind),
+            "connections": self.connections, "active": len(self.sessions), "rejected": self.rejected,
+            "no_backend": self.no_backend, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
+            "backends": [backend_stats(b) for b in self.pool.all()],
+        }
+
+
+def backend_stats(backend: Backend) -> dict[str, Any]:
+    return {
+        "address": str(backend.address), "state": backend.state, "connections": backend.connections,
+        "active": backend.active, "bytes_in": backend.bytes_in, "bytes_out": backend.bytes_out,
+        "connect_failures": backend.connect_failures, "check_failures": backend.check_failures,
+    }
+
+
+class ClientSide(asyncio.Protocol):
+    """The client's connection; owns the session and its backend connection (``peer``)."""
+
+    __slots__ = ("listener", "transport", "peer", "backend", "pending", "pending_size", "eof_in",
+                 "eof_out", "idle", "closed", "tried", "task")
+
+    def __init__(self, listener: TcpListener) -> None:
+        self.listener = listener
+        self.transport: Any = None
+        self.peer: Any = None  # the backend transport, once connected
+        self.backend: Backend | None = None
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.eof_in = False  # the client finished sending
+        self.eof_out = False  # the backend finished sending
+        self.idle = 0
+        self.closed = False
+        self.tried: list[Backend] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        listener = self.listener
+        self.transport = transport
+        if len(listener.sessions) >= listener.config.max_connections:
+            listener.rejected += 1
+            self.closed = True
+            transport.close()
+            return
+        listener.connections += 1
+        listener.sessions.add(self)
+        self._connect_next()
+
+    def _connect_next(self) -> None:
+        backend = self.listener.pool.pick(self.tried)
+        if backend is None:
+            self.listener.no_backend += 1
+            self.close()
+            return
+        self.backend = backend
+        self.task = self.listener.loop.create_task(self._connect(backend))
+
+    async def _connect(self, backend: Backend) -> None:
+        loop = self.listener.loop
+        timer = loop.call_later(self.listener.config.connect_timeout, self._connect_timed_out)
+        try:
+            await loop.create_connection(lambda: BackendSide(self, backend), backend.host, backend.port)
+        except (OSError, asyncio.CancelledError):
+            if self.closed:
+                return
+            self.listener.pool.connect_failed(backend)
+            self.tried.append(backend)
+            self._connect_next()
+        finally:
+            timer.cancel()
+            self.task = None
+
+    def _connect_timed_out(self) -> None:
+        if self.task is not None and self.peer is None:
+            self.task.cancel()
+
+    def attached(self, transport: Any, backend: Backend) -> None:
+        """The backend connection is up: send the PROXY header and what the client already sent."""
+        if self.closed:
+            transport.close()
+            return
+        self.peer = transport
+        backend.connections += 1
+        backend.active += 1
+        version = self.listener.config.proxy_protocol
+        if version != "none":
+            client = self.transport.get_extra_info("peername")
+            local = self.transport.get_extra_info("sockname")
+            transport.write(proxyproto.encode(version, client[:2], local[:2]))
+        if self.pending:
+            backend.bytes_in += self.pending_size
+            transport.write(b"".join(self.pending))
+            self.pending = []
+            if self.pending_size > PENDING_LIMIT:
+                self.transport.resume_reading()
+        if self.eof_in:
+            transport.write_eof()
+
+    # -- client -> backend ----------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        self.idle = 0
+        size = len(data)
+        self.listener.bytes_in += size
+        peer = self.peer
+        if peer is not None:
+            self.backend.bytes_in += size  # type: ignore[union-attr]
+            peer.write(data)
+            return
+        self.pending.append(data)
+        self.pending_size += size
+        if self.pending_size > PENDING_LIMIT:
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof_in = True
+        if self.peer is not None:
+            if self.eof_out:
+                self.close()
+                return False
+            self.peer.write_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    def pause_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.resume_reading()
+
+    # -- backend -> client (called by BackendSide) ----------------------------------------------
+    def backend_eof(self) -> bool:
+        self.eof_out = True
+        if self.eof_in:
+            self.close()
+            return False
+        self.transport.write_eof()
+        return True
+
+    def close(self) -> None:
+        """End the session: both sides closed (queued bytes are still flushed)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.transport.close()
+        if self.peer is not None:
+            self.peer.close()
+        elif self.task is not None:
+            self.task.cancel()
+        self.listener.session_ended(self)
+
+
+class BackendSide(asyncio.Protocol):
+    """The backend connection of one session; relays to the client's transport."""
+
+    __slots__ = ("client", "backend", "out", "listener")
+
+    def __init__(self, client: ClientSide, backend: Backend) -> None:
+        self.client = client
+        self.backend = backend
+        self.listener = client.listener
+        self.out: Any = client.transport
+
+    def connection_made(self, transport: Any) -> None:
+        self.client.attached(transport, self.backend)
+
+    def data_received(self, data: bytes) -> None:
+        size = len(data)
+        self.client.idle = 0
+        self.backend.bytes_out += size
+        self.listener.bytes_out += size
+        self.out.write(data)
+
+    def eof_received(self) -> bool:
+        return self.client.backend_eof()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client.close()
+
+    def pause_writing(self) -> None:
+        self.out.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.out.resume_reading()
