@@ -1,0 +1,430 @@
+"""The compose-go v2.9.1 types, as a table: how a normalized dict binds to them and how they print.
+
+``bind(doc)`` turns the normalized compose dict into the shape ``docker compose config`` prints:
+fields in the Go struct order, ``omitempty`` fields dropped when zero, values converted as the Go types
+decode them (``command`` strings split with shell rules, ``healthcheck.test`` strings -> ``CMD-SHELL``,
+environment/labels lists -> maps, byte sizes -> ``"1048576"``, durations -> ``"1m30s"``, file modes ->
+``"0440"``, ``expose`` -> strings, ``extra_hosts`` -> sorted ``host=ip`` list, ulimits ...).
+``x-*`` keys of structs are kept after the fields (JSON output drops them, YAML keeps them).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from stackctl.errors import SpecError
+from stackctl.spec.canonical import go_sprint
+from stackctl.spec.syntax.shellwords import ShellwordsError, split as shell_split
+from stackctl.spec.syntax.units import UnitError, format_duration, parse_bytes, parse_duration
+
+# Struct tables: "key:type" and a trailing "!" for a field without omitempty.
+STRUCTS: dict[str, str] = {
+    "Project": "name:str services:map<ServiceConfig>! networks:map<NetworkConfig> volumes:map<VolumeConfig> "
+               "secrets:map<SecretConfig> configs:map<ConfigObjConfig> models:map<ModelConfig>",
+    "ServiceConfig": (
+        "profiles:list<str> annotations:Mapping attach:*bool build:*BuildConfig develop:*DevelopConfig "
+        "blkio_config:*BlkioConfig cap_add:list<str> cap_drop:list<str> cgroup_parent:str cgroup:str "
+        "cpu_count:int cpu_percent:float32 cpu_period:int cpu_quota:int cpu_rt_period:int cpu_rt_runtime:int "
+        "cpus:float32 cpuset:str cpu_shares:int command:ShellCommand! configs:list<FileReferenceConfig> "
+        "container_name:str credential_spec:*CredentialSpecConfig depends_on:map<ServiceDependency> "
+        "deploy:*DeployConfig device_cgroup_rules:list<str> devices:list<DeviceMapping> dns:StringList "
+        "dns_opt:list<str> dns_search:StringList dockerfile:str domainname:str entrypoint:ShellCommand! "
+        "provider:*ServiceProviderConfig environment:MappingWithEquals env_file:list<EnvFile> "
+        "expose:StringOrNumberList extends:*ExtendsConfig external_links:list<str> extra_hosts:HostsList "
+        "group_add:list<str> gpus:list<DeviceRequest> hostname:str healthcheck:*HealthCheckConfig image:str "
+        "init:*bool ipc:str isolation:str labels:Labels label_file:list<str> links:list<str> "
+        "logging:*LoggingConfig log_driver:str log_opt:Options mem_limit:UnitBytes mem_reservation:UnitBytes "
+        "memswap_limit:UnitBytes mem_swappiness:UnitBytes mac_address:str models:map<*ServiceModelConfig> "
+        "net:str network_mode:str networks:map<*ServiceNetworkConfig> oom_kill_disable:bool oom_score_adj:int "
+        "pid:str pids_limit:int platform:str ports:list<ServicePortConfig> privileged:bool pull_policy:str "
+        "read_only:bool restart:str runtime:str scale:*int secrets:list<FileReferenceConfig> "
+        "security_opt:list<str> shm_size:UnitBytes stdin_open:bool stop_grace_period:*Duration stop_signal:str "
+        "storage_opt:Options sysctls:Mapping tmpfs:StringList tty:bool ulimits:map<Ulimit> use_api_socket:bool "
+        "user:str userns_mode:str uts:str volume_driver:str volumes:list<ServiceVolumeConfig> "
+        "volumes_from:list<str> working_dir:str post_start:list<ServiceHook> pre_stop:list<ServiceHook>"),
+    "ServiceProviderConfig": "type:str options:MultiOptions",
+    "BuildConfig": (
+        "context:str dockerfile:str dockerfile_inline:str entitlements:list<str> args:MappingWithEquals "
+        "provenance:str sbom:str ssh:SSHConfig labels:Labels cache_from:StringList cache_to:StringList "
+        "no_cache:bool additional_contexts:Mapping pull:bool extra_hosts:HostsList isolation:str network:str "
+        "target:str secrets:list<FileReferenceConfig> shm_size:UnitBytes tags:StringList ulimits:map<Ulimit> "
+        "platforms:StringList privileged:bool"),
+    "BlkioConfig": "weight:int weight_device:list<WeightDevice> device_read_bps:list<ThrottleDevice> "
+                   "device_read_iops:list<ThrottleDevice> device_write_bps:list<ThrottleDevice> "
+                   "device_write_iops:list<ThrottleDevice>",
+    "WeightDevice": "Path:str! Weight:int!",
+    "ThrottleDevice": "Path:str! Rate:UnitBytes!",
+    "DeviceMapping": "source:str target:str permissions:str",
+    "LoggingConfig": "driver:str options:Options",
+    "DeployConfig": "mode:str replicas:*int labels:Labels update_config:*UpdateConfig "
+                    "rollback_config:*UpdateConfig resources:Resources restart_policy:*RestartPolicy "
+                    "placement:Placement endpoint_mode:str",
+    "UpdateConfig": "parallelism:*int delay:Duration failure_action:str monitor:Duration "
+                    "max_failure_ratio:float32 order:str",
+    "Resources": "limits:*Resource reservations:*Resource",
+    "Resource": "cpus:float32 memory:UnitBytes pids:int devices:list<DeviceRequest> "
+                "generic_resources:list<GenericResource>",
+    "GenericResource": "discrete_resource_spec:*DiscreteGenericResource",
+    "DiscreteGenericResource": "kind:str! value:int!",
+    "RestartPolicy": "condition:str delay:*Duration max_attempts:*int window:*Duration",
+    "Placement": "constraints:list<str> preferences:list<PlacementPreferences> max_replicas_per_node:int",
+    "PlacementPreferences": "spread:str",
+    "ServiceNetworkConfig": "aliases:list<str> driver_opts:Options gw_priority:int interface_name:str "
+                            "ipv4_address:str ipv6_address:str link_local_ips:list<str> mac_address:str priority:int",
+    "ServicePortConfig": "name:str mode:str host_ip:str target:int published:str protocol:str app_protocol:str",
+    "ServiceVolumeConfig": "type:str source:str target:str read_only:bool consistency:str "
+                           "bind:*ServiceVolumeBind volume:*ServiceVolumeVolume tmpfs:*ServiceVolumeTmpfs "
+                           "image:*ServiceVolumeImage",
+    "ServiceVolumeBind": "selinux:str propagation:str create_host_path:bool recursive:str",
+    "ServiceVolumeVolume": "labels:Mapping nocopy:bool subpath:str",
+    "ServiceVolumeTmpfs": "size:UnitBytes mode:int",
+    "ServiceVolumeImage": "subpath:str",
+    "FileReferenceConfig": "source:str target:str uid:str gid:str mode:*FileMode",
+    "NetworkConfig": "name:str driver:str driver_opts:Options ipam:IPAMConfig external:bool internal:bool "
+                     "attachable:bool labels:Labels enable_ipv4:*bool enable_ipv6:*bool",
+    "IPAMConfig": "driver:str config:list<*IPAMPool>",
+    "IPAMPool": "subnet:str gateway:str ip_range:str aux_addresses:Mapping",
+    "VolumeConfig": "name:str driver:str driver_opts:Options external:bool labels:Labels",
+    "CredentialSpecConfig": "config:str file:str registry:str",
+    "SecretConfig": "name:str file:str environment:str content:str external:bool labels:Labels driver:str "
+                    "driver_opts:Options template_driver:str",
+    "ConfigObjConfig": "name:str file:str environment:str content:str external:bool labels:Labels driver:str "
+                       "driver_opts:Options template_driver:str",
+    "ServiceDependency": "condition:str restart:bool required:bool!",
+    "ExtendsConfig": "file:str service:str",
+    "ServiceHook": "command:ShellCommand! user:str privileged:bool working_dir:str environment:MappingWithEquals",
+    "DevelopConfig": "watch:list<Trigger>",
+    "Trigger": "path:str! action:str! target:str exec:ServiceHook include:list<str> ignore:list<str> "
+               "initial_sync:bool",
+    "DeviceRequest": "capabilities:list<str> driver:str count:DeviceCount device_ids:list<str> options:Mapping",
+    "HealthCheckConfig": "test:HealthCheckTest timeout:*Duration interval:*Duration retries:*int "
+                         "start_period:*Duration start_interval:*Duration disable:bool",
+    "ModelConfig": "name:str model:str context_size:int runtime_flags:list<str>",
+    "ServiceModelConfig": "endpoint_var:str model_var:str",
+}
+# Structs whose x-* keys compose-go keeps (Go "Extensions" field); the others drop unknown keys.
+NO_EXTENSIONS = {"WeightDevice", "ThrottleDevice", "DeviceRequest", "ServiceDependency", "ExtendsConfig",
+                 "EnvFile"}
+
+
+class BindError(Exception):
+    """A value that does not fit its Go type; carries the key path."""
+
+    def __init__(self, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _fields(name: str) -> list[tuple[str, str, bool]]:
+    out = []
+    for spec in STRUCTS[name].split():
+        key, _, kind = spec.partition(":")
+        out.append((key, kind.rstrip("!"), not kind.endswith("!")))
+    return out
+
+
+_FIELDS = {name: _fields(name) for name in STRUCTS}
+_KEYS = {name: {k.lower(): k for k, _, _ in fields} for name, fields in _FIELDS.items()}
+
+
+def bind(doc: dict[str, Any], *, file: str = "") -> dict[str, Any]:
+    """The normalized document bound to compose-go's types (see the module docstring)."""
+    try:
+        result = _bind_struct(doc, "Project", ())
+    except BindError as exc:
+        from stackctl.spec._tree import dotted
+        raise SpecError(exc.message, file=file, path=dotted(exc.path)) from None
+    return result
+
+
+def bind_value(value: Any, kind: str, path: tuple[str, ...] = ()) -> Any:
+    """One value bound to one Go type (``kind`` as written in :data:`STRUCTS`)."""
+    return _bind(value, kind, path)
+
+
+def _bind_struct(value: Any, name: str, path: tuple[str, ...]) -> dict[str, Any]:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise BindError(path, f"expected a mapping, got {go_sprint(value)}")
+    keys = _KEYS[name]
+    given = {keys.get(str(k).lower(), k): v for k, v in value.items()}
+    out: dict[str, Any] = {}
+    for key, kind, omitempty in _FIELDS[name]:
+        if key not in given:
+            if not omitempty:
+                out[key] = _zero(kind)
+            elif not kind.startswith(("*", "map<", "list<")) and kind in STRUCTS:
+                out[key] = _bind_struct({}, kind, (*path, key))
+            continue
+        bound = _bind(given[key], kind, (*path, key))
+        if omitempty and _is_empty(bound, kind):
+            continue
+        out[key] = bound
+    if name not in NO_EXTENSIONS:
+        out.update({k: v for k, v in sorted(value.items()) if isinstance(k, str) and k.startswith("x-")})
+    return out
+
+
+def _zero(kind: str) -> Any:
+    return {"str": "", "int": 0, "bool": False, "float32": 0.0}.get(kind)
+
+
+def _is_empty(value: Any, kind: str) -> bool:
+    if kind.startswith("*"):
+        return value is None
+    if kind in STRUCTS:
+        return False
+    if (kind, value) in (("UnitBytes", "0"), ("Duration", "0s")):
+        return True
+    return value is None or value is False or value == 0 and not isinstance(value, str) or value in ("", [], {})
+
+
+def _bind(value: Any, kind: str, path: tuple[str, ...]) -> Any:
+    if kind.startswith("*"):
+        return None if value is None else _bind(value, kind[1:], path)
+    if value is None and kind not in STRUCTS:
+        return None
+    if kind.startswith("list<"):
+        return _bind_list(value, kind[5:-1], path)
+    if kind.startswith("map<"):
+        return _bind_map(value, kind[4:-1], path)
+    if kind in STRUCTS:
+        return _bind_struct(value, kind, path)
+    try:
+        return _SCALARS[kind](value)
+    except (ValueError, TypeError, UnitError, ShellwordsError) as exc:
+        raise BindError(path, str(exc)) from exc
+
+
+def _bind_list(value: Any, kind: str, path: tuple[str, ...]) -> list[Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        value = [value]
+    return [_bind(v, kind, (*path, str(i))) for i, v in enumerate(value)]
+
+
+def _bind_map(value: Any, kind: str, path: tuple[str, ...]) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BindError(path, f"expected a mapping, got {go_sprint(value)}")
+    return {k: _bind(value[k], kind, (*path, k)) for k in sorted(value)}
+
+
+# --- scalar and special types ----------------------------------------------------------------------------
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else go_sprint(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"cannot convert {go_sprint(value)} to an integer")
+    if isinstance(value, float) and value == int(value):
+        return int(value)
+    return int(value, 0) if isinstance(value, str) else int(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        if value.lower() in ("1", "t", "true"):
+            return True
+        if value.lower() in ("0", "f", "false"):
+            return False
+        raise ValueError(f"invalid boolean: {value}")
+    return bool(value)
+
+
+def float32(value: Any) -> float:
+    """The value as Go prints a float32 (shortest decimal that survives a round trip through 32 bits)."""
+    f = float(value)
+    packed = struct.unpack("f", struct.pack("f", f))[0]
+    for digits in range(1, 10):
+        text = f"{packed:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == packed:
+            number = float(text)
+            return int(number) if number == int(number) and "e" not in text else number
+    return packed
+
+
+def _command(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return shell_split(value)
+    return [_str(v) for v in value]
+
+
+def _health_test(value: Any) -> list[str]:
+    return ["CMD-SHELL", value] if isinstance(value, str) else [_str(v) for v in value]
+
+
+def _mapping_with_equals(value: Any) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out[str(k)] = None if v is None else _str(v)
+    else:
+        for entry in value:
+            key, sep, val = go_sprint(entry).partition("=")
+            if key and key[-1].isspace():
+                raise ValueError(f"environment variable {key} is declared with a trailing space")
+            out[key] = val if sep else None
+    return dict(sorted(out.items()))
+
+
+def _mapping(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else _str(v) for k, v in sorted(value.items())}
+    out = {}
+    for entry in value:
+        key, _, val = go_sprint(entry).partition("=")
+        out[key] = val
+    return dict(sorted(out.items()))
+
+
+def _multi_options(value: Any) -> dict[str, list[str]]:
+    return {k: [_str(x) for x in (v if isinstance(v, list) else [v])] for k, v in sorted(value.items())}
+
+
+def _string_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [_str(v) for v in value]
+
+
+def _hosts(value: Any) -> list[str]:
+    hosts: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        for host, ips in value.items():
+            hosts[host] = [_str(i) for i in ips] if isinstance(ips, list) else [_str(ips if ips is not None else "")]
+    else:
+        for entry in value:
+            text = go_sprint(entry)
+            sep = "=" if "=" in text else ":" if ":" in text else None
+            if sep is None:
+                raise ValueError(f"invalid additional host, missing IP: {text}")
+            host, _, ips = text.partition(sep)
+            hosts.setdefault(host, []).extend(ips.split(","))
+    out = []
+    for host, ips in hosts.items():
+        if not host or ":" in host or "=" in host:
+            raise ValueError(f"bad host name '{host}'")
+        out.extend(f"{host}={ip[1:-1] if len(ip) > 2 and ip[0] == '[' and ip[-1] == ']' else ip}" for ip in ips)
+    return sorted(out)
+
+
+def _ulimit(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _int(value[k]) for k in ("soft", "hard") if value.get(k)}
+    return _int(value)
+
+
+def _ssh(value: Any) -> list[str]:
+    if not isinstance(value, dict):
+        raise ValueError(f"invalid ssh config type {type(value).__name__}")
+    return [k if v is None else f"{k}={_str(v)}" for k, v in sorted(value.items())]
+
+
+def _env_file(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    required = _bool(value.get("required", True))
+    if required:
+        return _str(value.get("path", ""))
+    out: dict[str, Any] = {"path": _str(value.get("path", "")), "required": False}
+    if value.get("format"):
+        out["format"] = _str(value["format"])
+    return out
+
+
+def _device_count(value: Any) -> int:
+    if isinstance(value, str) and value.lower() == "all":
+        return -1
+    if isinstance(value, str):
+        try:
+            return int(value, 10)
+        except ValueError:
+            raise ValueError(f'invalid value "{value}", the only value allowed is \'all\' or a number') from None
+    return _int(value)
+
+
+def _file_mode(value: Any) -> str:
+    mode = int(value, 8) if isinstance(value, str) else _int(value)
+    return f"0{mode:o}"
+
+
+def _unit_bytes(value: Any) -> str:
+    return str(parse_bytes(value) if isinstance(value, str) else _int(value))
+
+
+def _duration(value: Any) -> str:
+    return format_duration(parse_duration(go_sprint(value)))
+
+
+_SCALARS: dict[str, Callable[[Any], Any]] = {
+    "str": _str, "int": _int, "bool": _bool, "float32": float32,
+    "ShellCommand": _command, "HealthCheckTest": _health_test, "MappingWithEquals": _mapping_with_equals,
+    "Mapping": _mapping, "Labels": _mapping, "Options": _mapping, "MultiOptions": _multi_options,
+    "StringList": _string_list, "StringOrNumberList": _string_list, "HostsList": _hosts, "Ulimit": _ulimit,
+    "SSHConfig": _ssh, "EnvFile": _env_file, "DeviceCount": _device_count, "FileMode": _file_mode,
+    "UnitBytes": _unit_bytes, "Duration": _duration,
+}
+
+
+# --- per-format views of a bound document ---------------------------------------------------------------
+
+def json_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``--format json`` shows: x-* keys only at top level, no top-level ``models``, keys sorted."""
+    top = {k: v for k, v in doc.items() if k != "models"}
+    view = _view(top, "Project", keep_ext=False, yaml=False)
+    view.update({k: v for k, v in doc.items() if k.startswith("x-")})
+    return dict(sorted(view.items()))
+
+
+def yaml_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``--format yaml`` shows: x-* kept everywhere, zero structs and null commands omitted."""
+    return _view(doc, "Project", keep_ext=True, yaml=True)
+
+
+def _view(value: Any, kind: str, *, keep_ext: bool, yaml: bool) -> Any:
+    if value is None:
+        return None
+    if kind.startswith("*"):
+        return _view(value, kind[1:], keep_ext=keep_ext, yaml=yaml)
+    if kind.startswith("list<") and isinstance(value, list):
+        return [_view(v, kind[5:-1], keep_ext=keep_ext, yaml=yaml) for v in value]
+    if kind.startswith("map<") and isinstance(value, dict):
+        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, yaml=yaml) for k, v in value.items()}
+    if kind in STRUCTS and isinstance(value, dict):
+        return _view_struct(value, kind, keep_ext=keep_ext, yaml=yaml)
+    if yaml and kind == "EnvFile" and isinstance(value, dict):
+        return {"path": value.get("path", ""), "required": value.get("required", False)}
+    return value
+
+
+def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool) -> dict[str, Any]:
+    kinds = {key: (kind, omitempty) for key, kind, omitempty in _FIELDS[name]}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in kinds:
+            if keep_ext:
+                out[key] = item
+            continue
+        kind, omitempty = kinds[key]
+        shown = _view(item, kind, keep_ext=keep_ext, yaml=yaml)
+        if yaml and _yaml_omits(shown, kind, omitempty):
+            continue
+        out[key] = shown
+    return out
+
+
+def _yaml_omits(value: Any, kind: str, omitempty: bool) -> bool:
+    if kind == "ShellCommand":
+        return value is None
+    if omitempty and kind in STRUCTS:
+        return not value
+    return False

@@ -1,0 +1,85 @@
+"""The normalized document printed as ``docker compose config`` prints it (JSON or YAML).
+
+``to_json(doc)`` / ``to_yaml(doc)`` take what :func:`stackctl.spec.normalize.normalize` returns. Keys come
+in compose-go's struct order (maps sorted), JSON escapes ``< > &`` as Go does, YAML is block style with
+2-space indents and quotes exactly the strings go-yaml v3 quotes (``restart: "no"``, ``"N": ...``), and
+every ``$`` is re-escaped as ``$$`` (unless ``escape_dollars=False``, as with ``--no-interpolate``).
+``json_document(doc)`` is the dict the JSON text encodes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+
+from stackctl.spec.gotypes import json_view, yaml_view
+
+_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_document(doc: dict[str, Any], *, escape_dollars: bool = True) -> dict[str, Any]:
+    """The dict ``config --format json`` prints for ``doc``."""
+    view = json_view(doc)
+    return _escape(view) if escape_dollars else view
+
+
+def to_json(doc: dict[str, Any], *, escape_dollars: bool = True) -> str:
+    """``docker compose config --format json`` output for ``doc`` (no trailing newline, as the oracle)."""
+    text = json.dumps(json_view(doc), indent=2, ensure_ascii=False)
+    text = re.sub("[<>&\u2028\u2029]", lambda m: _GO_JSON_ESCAPES[m.group(0)], text)
+    return text.replace("$", "$$") if escape_dollars else text
+
+
+def to_yaml(doc: dict[str, Any], *, escape_dollars: bool = True) -> str:
+    """``docker compose config`` (YAML) output for ``doc``."""
+    text = yaml.dump(yaml_view(doc), Dumper=_GoYamlDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=2**31 - 1, indent=2)
+    return text.replace("$", "$$") if escape_dollars else text
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {_escape(k): _escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    return value
+
+
+# --- YAML the way go-yaml v3 writes it ----------------------------------------------------------------
+
+_OLD_BOOLS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+              "true", "True", "TRUE", "false", "False", "FALSE"}
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_GO_INT = re.compile(r"^[-+]?(0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOATS = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN",
+                   ".NAN"}
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d?-\d\d?([Tt ]|$)")
+
+
+def needs_double_quotes(text: str) -> bool:
+    """True when go-yaml v3 would read ``text`` unquoted as something else than a string."""
+    return (text in _OLD_BOOLS or text in _NULLS or text in _SPECIAL_FLOATS or text == "<<"
+            or bool(_GO_INT.match(text) or _FLOAT.match(text) or _BASE60.match(text) or _TIMESTAMP.match(text)))
+
+
+class _GoYamlDumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    if "\n" in text:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+    if needs_double_quotes(text):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text)
+
+
+_GoYamlDumper.add_representer(str, _represent_str)
