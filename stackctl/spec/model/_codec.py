@@ -63,11 +63,12 @@ class FrozenMap(Mapping[K, V], Generic[K, V]):
 EMPTY: FrozenMap[Any, Any] = FrozenMap()
 
 
-def key(name: str | None = None, *, always: bool = False, skip: bool = False,
-        extensions: bool = False, default: Any = None) -> Any:
+def key(name: str | None = None, *, always: bool = False, skip: bool = False, extensions: bool = False,
+        aliases: tuple[str, ...] = (), default: Any = None) -> Any:
     """Declare a model field: its JSON ``name`` when it differs from the attribute name, ``always``
-    to print it even when None/empty, ``skip`` for attributes that are not part of the document."""
-    meta = {"name": name, "always": always, "skip": skip, "extensions": extensions}
+    to print it even when None/empty, ``skip`` for attributes that are not part of the document,
+    ``aliases`` other spellings accepted on input (printed as ``name``)."""
+    meta = {"name": name, "always": always, "skip": skip, "extensions": extensions, "aliases": aliases}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -207,7 +208,11 @@ def fields_of(cls: type) -> tuple[_Field, ...]:
 
 @functools.cache
 def _by_name(cls: type) -> dict[str, _Field]:
-    return {f.name: f for f in fields_of(cls) if not f.skip and not f.extensions}
+    by_name = {f.name: f for f in fields_of(cls) if not f.skip and not f.extensions}
+    for f in dataclasses.fields(cls):
+        for alias in f.metadata.get("aliases", ()):
+            by_name[alias] = by_name[f.metadata.get("name") or f.name]
+    return by_name
 
 
 def decode_object(cls: type[T], value: Any, path: Path, file: str, **extra: Any) -> T:
@@ -251,7 +256,7 @@ def _attrs(cls: type) -> frozenset[str]:
 def absent() -> Any:
     """A hidden field naming the ``always`` keys the document did not have (so they stay absent)."""
     return dataclasses.field(default=frozenset(), compare=False, repr=False,
-                             metadata={"name": None, "always": False, "skip": True, "extensions": False})
+                             metadata={"skip": True})
 
 
 # -- encoding -------------------------------------------------------------------------------------

@@ -224,15 +224,17 @@ class EnvFile(Model):
 
 @model
 class WeightDevice(Model):
-    path: str | None = key("Path")
-    weight: int | None = key("Weight")
+    """``blkio_config.weight_device[]``; docker compose config prints ``Path``/``Weight`` capitalized."""
+
+    path: str | None = key("Path", aliases=("path",))
+    weight: int | None = key("Weight", aliases=("weight",))
     extensions: Mapping[str, Any] = ext()
 
 
 @model
 class ThrottleDevice(Model):
-    path: str | None = key("Path")
-    rate: str | int | None = key("Rate")
+    path: str | None = key("Path", aliases=("path",))
+    rate: str | int | None = key("Rate", aliases=("rate",))
     extensions: Mapping[str, Any] = ext()
 
 

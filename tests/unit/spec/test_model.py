@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import typing
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -173,6 +175,75 @@ def test_models_built_in_code_print_like_the_oracle() -> None:
         "image": "nginx", "command": None, "entrypoint": None, "networks": {"default": None},
         "ports": [{"target": 80, "published": "8080", "protocol": "tcp"}]}}}
     assert Project.from_dict(project.to_dict()) == project
+
+
+# -- the model covers every key of our JSON schema ---------------------------------------------------
+
+NOT_IN_NORMALIZED = {"version", "include"}  # consumed by the loader, never in a normalized document
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = (schema.get("$defs") or schema["definitions"])[node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _alternatives(schema: dict[str, Any], node: dict[str, Any]) -> list[dict[str, Any]]:
+    node = _resolve(schema, node)
+    alts = [a for k in ("oneOf", "anyOf") for alt in node.get(k, []) for a in _alternatives(schema, alt)]
+    return [node, *alts]
+
+
+def _model_class(hint: Any) -> tuple[str, Any] | None:
+    """(how it nests, model class) for a field type: 'obj', 'list' or 'map'; None for scalars."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return ("obj", hint)
+    if origin is tuple:
+        inner = _model_class(args[0])
+        return ("list", inner) if inner else None
+    if origin is Mapping:
+        inner = _model_class(args[1])
+        return ("map", inner) if inner else None
+    return next((found for a in args if (found := _model_class(a))), None)
+
+
+def _uncovered(schema: dict[str, Any], node: dict[str, Any], cls: Any, path: str) -> Iterator[str]:
+    hints = typing.get_type_hints(cls)
+    known = {f.metadata.get("name") or f.name: f.name for f in dataclasses.fields(cls)}
+    known.update({a.lower(): known[a] for a in list(known) if a[:1].isupper()})  # blkio Path/Rate
+    for alt in _alternatives(schema, node):
+        for prop, sub in alt.get("properties", {}).items():
+            if prop not in known:
+                yield f"{path}.{prop}"
+            elif (nested := _model_class(hints[known[prop]])) is not None:
+                yield from _nested(schema, sub, nested, f"{path}.{prop}")
+
+
+def _nested(schema: dict[str, Any], node: dict[str, Any], nested: tuple[str, Any], path: str) -> Iterator[str]:
+    kind, inner = nested
+    if kind == "obj":
+        yield from _uncovered(schema, node, inner, path)
+        return
+    for alt in _alternatives(schema, node):
+        subs = [alt["items"]] if kind == "list" and "items" in alt else []
+        if kind == "map":
+            subs = [*alt.get("patternProperties", {}).values()]
+            subs += [alt["additionalProperties"]] if isinstance(alt.get("additionalProperties"), dict) else []
+        for sub in subs:
+            yield from _nested(schema, sub, inner, path + ("[]" if kind == "list" else ".*"))
+
+
+def test_every_key_of_the_compose_schema_has_a_typed_field() -> None:
+    schema = json.loads((env.REPO / "schemas" / "compose.schema.json").read_text())
+    missing = sorted(set(_uncovered(schema, schema, Project, "")) - {f".{k}" for k in NOT_IN_NORMALIZED})
+    assert missing == []
+
+
+def test_blkio_devices_read_either_spelling_and_print_the_oracle_one() -> None:
+    doc = {"name": "p", "services": {"db": {"blkio_config": {"weight_device": [{"path": "/dev/sda", "weight": 3}]}}}}
+    printed = Project.from_dict(doc).to_dict()["services"]["db"]["blkio_config"]
+    assert printed == {"weight_device": [{"Path": "/dev/sda", "Weight": 3}]}
 
 
 def test_no_io_in_the_model_package() -> None:
