@@ -32,8 +32,8 @@ CASES = [
     pytest.param(_svc(depends_on={"db": {"restart": True}}),
                  ["services.web.depends_on.db: missing required key 'condition'"], id="required"),
     pytest.param(_svc(depends_on={"db": {"condition": "started"}}),
-                 ["services.web.depends_on.db.condition: must be one of 'service_started', 'service_healthy', "
-                  "'service_completed_successfully' (got 'started')"], id="enum"),
+                 [("services.web.depends_on.db.condition: must be one of 'service_started', 'service_healthy', "
+                  "'service_completed_successfully' (got 'started')")], id="enum"),
     pytest.param(_svc(cgroup="shared"), ["services.web.cgroup: must be one of 'host', 'private' (got 'shared')"],
                  id="cgroup"),
     pytest.param(_svc(cpu_percent=101), ["services.web.cpu_percent: must be less than or equal to 100"],
@@ -41,13 +41,13 @@ CASES = [
     pytest.param(_svc(volumes=[{"type": "tmpfs", "target": "/t", "tmpfs": {"size": -1}}]),
                  ["services.web.volumes[0].tmpfs.size: must be greater than or equal to 0"], id="minimum"),
     pytest.param(_svc(volumes=[{"type": "disk", "target": "/t"}]),
-                 ["services.web.volumes[0].type: must be one of 'bind', 'volume', 'tmpfs', 'cluster', 'npipe', "
-                  "'image' (got 'disk')"], id="volume-type"),
+                 [("services.web.volumes[0].type: must be one of 'bind', 'volume', 'tmpfs', 'cluster', 'npipe', "
+                  "'image' (got 'disk')")], id="volume-type"),
     pytest.param(_svc(cap_add=["NET_ADMIN", "NET_ADMIN"]),
                  ["services.web.cap_add: must not contain duplicates ('NET_ADMIN' repeated)"], id="unique"),
     pytest.param(_svc(gpus="some"), ["services.web.gpus: must be a list or 'all'"], id="const"),
-    pytest.param(_svc(container_name="-"), ["services.web.container_name: '-' is not valid (must match "
-                                            "[a-zA-Z0-9][a-zA-Z0-9_.-]+)"], id="pattern"),
+    pytest.param(_svc(container_name="-"), [("services.web.container_name: '-' is not valid (must match "
+                                            "[a-zA-Z0-9][a-zA-Z0-9_.-]+)")], id="pattern"),
     pytest.param(_svc(develop={"watch": [{"path": "./src"}]}),
                  ["services.web.develop.watch[0]: missing required key 'action'"], id="develop-action"),
     pytest.param(_svc(deploy={"resources": {"reservations": {"devices": [{"count": 1}]}}}),
