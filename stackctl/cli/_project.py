@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,22 +17,30 @@ if TYPE_CHECKING:
 
 
 def options_from_args(args: argparse.Namespace, **overrides: Any) -> ProjectOptions:
-    """ProjectOptions for the global compose flags of ``args``; ``overrides`` set any other field."""
+    """ProjectOptions for the global compose flags of ``args``, with this process's environment, current
+    directory and standard input; ``overrides`` set any other field."""
+    files = tuple(getattr(args, "files", None) or ())
+    stdin = sys.stdin.read() if "-" in files else None
+    return options_from_values(args, cwd=os.getcwd(), environ=os.environ, stdin=stdin, **overrides)
+
+
+def options_from_values(args: argparse.Namespace, *, cwd: str, environ: Mapping[str, str],
+                        stdin: str | None = None, **overrides: Any) -> ProjectOptions:
+    """Like :func:`options_from_args` with the environment, cwd and stdin given (tests call this)."""
     from stackctl.spec.loader import ProjectOptions
 
-    files = tuple(getattr(args, "files", None) or ())
     env_files = tuple(getattr(args, "env_files", None) or ())
-    if not env_files and os.environ.get("COMPOSE_ENV_FILES"):
-        env_files = tuple(f for f in os.environ["COMPOSE_ENV_FILES"].split(",") if f)
+    if not env_files and environ.get("COMPOSE_ENV_FILES"):
+        env_files = tuple(f for f in environ["COMPOSE_ENV_FILES"].split(",") if f)
     fields: dict[str, Any] = {
-        "cwd": os.getcwd(),
-        "files": files,
+        "cwd": cwd,
+        "files": tuple(getattr(args, "files", None) or ()),
         "project_name": getattr(args, "project_name", None) or None,
         "project_directory": getattr(args, "project_directory", None) or None,
         "env_files": env_files,
         "profiles": tuple(getattr(args, "profiles", None) or ()),
-        "environ": dict(os.environ),
-        "stdin": sys.stdin.read() if "-" in files else None,
+        "environ": dict(environ),
+        "stdin": stdin,
     }
     fields.update(overrides)
     return ProjectOptions(**fields)

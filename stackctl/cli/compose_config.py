@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from stackctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from stackctl.spec.loader import LoadedProject
+    from stackctl.spec.loader import LoadedProject, ProjectOptions
 
 LISTINGS = ("services", "volumes", "networks", "images", "profiles")
 
@@ -33,34 +33,60 @@ def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     from stackctl.cli._project import options_from_args, print_warnings
-    from stackctl.spec.loader import load_project
 
-    listing = next((name for name in LISTINGS if getattr(args, name)), None)
-    options = options_from_args(
-        args, services=() if listing in ("services", "volumes", "networks") else tuple(args.service_names),
-        interpolate=not args.no_interpolate, normalize=not args.no_normalize,
-        resolve_paths=not args.no_path_resolution, consistency=not args.no_consistency,
-        resolve_env=not (args.no_env_resolution or listing), all_resources=args.all_resources,
-        model_only=args.no_interpolate and not listing)
-    project = load_project(options)
-    print_warnings(project.warnings)
-    text = _listing(project, listing) if listing else _render(project, args)
+    text, warnings = render(args, options_from_args(args, **config_overrides(args)))
+    print_warnings(warnings)
     if args.quiet:
         return 0
-    if args.output and not listing:
+    if args.output and not _listing_flag(args):
         _write(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
 
 
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ProjectOptions fields that `config`'s own flags set."""
+    listing = _listing_flag(args)
+    return {"services": () if listing in ("services", "volumes", "networks") else tuple(args.service_names),
+            "interpolate": not args.no_interpolate, "normalize": not args.no_normalize,
+            "resolve_paths": not args.no_path_resolution, "consistency": not args.no_consistency,
+            "resolve_env": not (args.no_env_resolution or listing), "all_resources": args.all_resources,
+            "model_only": args.no_interpolate and not listing}
+
+
+def render(args: argparse.Namespace, options: ProjectOptions) -> tuple[str, list[str]]:
+    """The text `config` prints for ``args`` and the loader's warnings; raises StackctlError."""
+    from stackctl.spec.loader import load_project
+
+    project = load_project(options)
+    listing = _listing_flag(args)
+    return (_listing(project, listing) if listing else _render(project, args)), project.warnings
+
+
+def _listing_flag(args: argparse.Namespace) -> str | None:
+    return next((name for name in LISTINGS if getattr(args, name)), None)
+
+
 def _render(project: LoadedProject, args: argparse.Namespace) -> str:
+    if args.no_interpolate:
+        return _render_model(project.document, args.format)
     from stackctl.spec.serialize import to_json, to_yaml
 
-    escape = not args.no_interpolate
     if args.format == "json":
-        return to_json(project.document, escape=escape)
-    return to_yaml(project.document, escape=escape)
+        return to_json(project.document) + "\n"
+    return to_yaml(project.document)
+
+
+def _render_model(model: dict[str, Any], fmt: str) -> str:
+    """The raw model (`--no-interpolate`): printed as a plain map with sorted keys, as compose does."""
+    import json
+
+    if fmt == "json":
+        return json.dumps(model, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    import yaml
+
+    return str(yaml.safe_dump(model, sort_keys=True, allow_unicode=True, default_flow_style=False))
 
 
 def _listing(project: LoadedProject, what: str) -> str:

@@ -95,11 +95,11 @@ class FileLoader:
         if self.ctx.apply_include:
             include.apply_include(data, file=file, base_dir=base_dir, included=included,
                                   load_model=self._included_model)
-        model = enforce_unicity(merge(model, data))
+        model = enforce_unicity(merge(model, data, file=file), file=file)
         if self.ctx.validate:
             self._validate(model, file, doc)
         model = canonicalize(model, file=file, lenient=not self.ctx.interpolate)
-        return enforce_unicity(_omit_empty_dns(model))
+        return enforce_unicity(_omit_empty_dns(model), file=file)
 
     def _interpolate(self, data: dict[str, Any], file: str) -> dict[str, Any]:
         from stackctl.spec.interpolate import interpolate
@@ -119,7 +119,7 @@ class FileLoader:
 
     def _extends_base(self, other: str, name: str, current: str, base_dir: str) -> extends.BaseFile:
         """The services of another file named by ``extends.file``, paths rebased on ``base_dir``."""
-        from stackctl.spec.normalize import resolve_relative_paths
+        from stackctl.spec.paths import resolve_relative_paths
 
         path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(other)))
         source = parse(path, read_text(path))
@@ -135,12 +135,13 @@ class FileLoader:
             raise SpecError(Problem(current, f"services.{name}.extends",
                                     f'cannot extend service "{name}" in {path}: services must be a mapping'))
         relative = os.path.relpath(os.path.dirname(path), base_dir)
-        model = resolve_relative_paths(model, relative)
+        model = resolve_relative_paths(model, working_dir=relative, home=self.ctx.environment.get("HOME"))
         return extends.BaseFile(other, model["services"])
 
     def _included_model(self, request: include.IncludeRequest, included: Sequence[str]) -> dict[str, Any]:
         from stackctl.spec.environment import read_env_file
-        from stackctl.spec.normalize import resolve_environment, resolve_relative_paths, set_defaults
+        from stackctl.spec.normalize import resolve_environment, set_defaults
+        from stackctl.spec.paths import resolve_relative_paths
 
         environment = dict(self.ctx.environment)
         for env_file in request.env_files:
@@ -152,7 +153,7 @@ class FileLoader:
         sources = read_sources(request.files)
         model = FileLoader(ctx).load_files(sources, base_dir=request.project_dir, included=included)
         model = set_defaults(model)
-        model = resolve_relative_paths(model, request.relative_dir)
+        model = resolve_relative_paths(model, working_dir=request.relative_dir, home=environment.get("HOME"))
         return resolve_environment(model, environment)
 
 

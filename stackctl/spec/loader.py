@@ -87,12 +87,14 @@ def load_project(options: ProjectOptions) -> LoadedProject:
         raise SpecError(Problem(sources[0].name, "", "empty compose file"))
     if not name:
         raise SpecError("project name must not be empty")
-    document = _normalize(raw, options, name, working_dir, environment)
     active = profiles.active_profiles(options.profiles, environment)
     if options.model_only:
+        document = _model(raw, options, name, working_dir, environment)
         split = profiles.split_services(document.get("services") or {}, active)
     else:
+        document = _normalize(raw, options, name, working_dir, environment, sources[0].name)
         document, split = _apply_profiles(document, options, active, sources[0].name)
+        document = _finish(document, options, environment)
     return LoadedProject(name=name, working_dir=working_dir, files=tuple(s.name for s in sources),
                          document=document, environment=environment, warnings=_unique(warnings),
                          profiles=split.profiles, disabled=split.disabled)
@@ -136,12 +138,28 @@ def _name_in_files(sources: list[SourceFile], environment: Mapping[str, str], in
 
 
 def _normalize(raw: dict[str, Any], options: ProjectOptions, name: str, working_dir: str,
-               environment: Mapping[str, str]) -> dict[str, Any]:
+               environment: Mapping[str, str], file: str) -> dict[str, Any]:
+    """Defaults, paths, environment, compose-go's Normalize and type binding (env files come later)."""
     from stackctl.spec.normalize import normalize
 
     return normalize(raw, project_name=name, working_dir=working_dir, environment=dict(environment),
-                     resolve_paths=options.resolve_paths, resolve_env=options.resolve_env,
-                     defaults_only=not options.normalize)
+                     resolve_paths=options.resolve_paths, resolve_env=False, drop_unused=False,
+                     apply_normalization=options.normalize, file=file)
+
+
+def _model(raw: dict[str, Any], options: ProjectOptions, name: str, working_dir: str,
+           environment: Mapping[str, str]) -> dict[str, Any]:
+    """The model as compose-go's LoadModel returns it (no type binding): `config --no-interpolate`."""
+    from stackctl.spec.normalize import normalize_model, resolve_environment, set_defaults
+    from stackctl.spec.paths import resolve_relative_paths
+
+    doc = set_defaults(raw)
+    if options.resolve_paths:
+        doc = resolve_relative_paths(doc, working_dir=working_dir, home=environment.get("HOME"))
+    doc = resolve_environment(doc, environment)
+    if options.normalize:
+        doc = normalize_model(doc, project_name=name, environment=environment)
+    return doc
 
 
 def _apply_profiles(document: dict[str, Any], options: ProjectOptions, active: tuple[str, ...],
@@ -152,10 +170,19 @@ def _apply_profiles(document: dict[str, Any], options: ProjectOptions, active: t
         _check_consistency({**document, "services": split.enabled}, split, file)
     split = profiles.enable_services(split, options.services)
     selected = profiles.select_services(split.enabled, options.services)
-    document = {**document, "services": selected}
+    return {**document, "services": selected}, split
+
+
+def _finish(document: dict[str, Any], options: ProjectOptions, environment: Mapping[str, str]) -> dict[str, Any]:
+    """env_file folded into environment, then resources no service uses dropped."""
+    from stackctl.spec.environment import read_env_file
+    from stackctl.spec.normalize import drop_unused_resources, fold_env_files
+
+    if options.resolve_env:
+        document = fold_env_files(document, environment=environment, read_env_file=read_env_file)
     if not options.all_resources:
-        document = profiles.without_unused_resources(document)
-    return document, split
+        document = drop_unused_resources(document)
+    return document
 
 
 def _check_consistency(document: dict[str, Any], split: profiles.ServiceSplit, file: str) -> None:

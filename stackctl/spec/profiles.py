@@ -1,7 +1,7 @@
-"""Profiles, service selection and unused resources, on the normalized compose dict.
+"""Profiles and service selection, on the normalized compose dict.
 
 Follows compose-go v2.9.1 ``types/project.go`` (``WithProfiles``, ``WithServicesEnabled``,
-``WithSelectedServices``, ``WithoutUnnecessaryResources``) as docker compose v2.40.3 applies them.
+``WithSelectedServices``) as docker compose v2.40.3 applies them.
 Pure functions: dicts in, new dicts out.
 """
 
@@ -104,35 +104,3 @@ def _collect(services: Mapping[str, Any], names: list[str], chosen: list[str],
             if isinstance(deps, dict) and deps:
                 flags = {d: not (isinstance(v, dict) and v.get("required") is False) for d, v in deps.items()}
                 _collect(services, list(deps), chosen, flags)
-
-
-def used_resources(services: Mapping[str, Any]) -> dict[str, set[str]]:
-    """Names of the networks, volumes, secrets, configs and models the services use."""
-    used: dict[str, set[str]] = {k: set() for k in ("networks", "volumes", "secrets", "configs", "models")}
-    for service in services.values():
-        used["networks"] |= set(service.get("networks") or {})
-        for vol in service.get("volumes") or []:
-            if isinstance(vol, dict) and vol.get("type") == "volume" and vol.get("source"):
-                used["volumes"].add(vol["source"])
-        build = service.get("build")
-        build_secrets = build.get("secrets") if isinstance(build, dict) else None
-        for kind, items in (("secrets", service.get("secrets")), ("secrets", build_secrets),
-                            ("configs", service.get("configs"))):
-            used[kind] |= {i["source"] for i in items or [] if isinstance(i, dict) and "source" in i}
-        used["models"] |= set(service.get("models") or {})
-    return used
-
-
-def without_unused_resources(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """``doc`` without top-level networks/volumes/secrets/configs/models no service uses."""
-    used = used_resources(doc.get("services") or {})
-    out = dict(doc)
-    for kind, names in used.items():
-        if kind not in out:
-            continue
-        kept = {n: v for n, v in (out[kind] or {}).items() if n in names}
-        if kept:
-            out[kind] = kept
-        else:
-            del out[kind]
-    return out
