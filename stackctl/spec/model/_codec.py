@@ -1,16 +1,17 @@
 """Generic, type-driven conversion between plain compose dicts and the frozen model.
 
-Every model class is a frozen, slotted, keyword-only dataclass whose fields are declared with
-:func:`key`. The field's type hint drives decoding:
+Every model class is a frozen, slotted, keyword-only dataclass whose fields have plain defaults,
+or :func:`key` for a different JSON name, aliases, or ``always``. The field's type hint drives decoding:
 
-* ``X | None``            absent key = ``None``; omitted again by ``to_dict`` (unless ``always``)
-* ``tuple[X, ...]``       a JSON list; absent = ``()``; omitted when empty (Go's ``omitempty``)
-* ``Mapping[str, X]``     a JSON object, stored as :class:`FrozenMap`; absent = empty; omitted when empty
+* ``X | None = None``     absent key = ``None``; omitted again by ``to_dict`` (unless ``always``)
+* ``tuple[X, ...] = ()``  a JSON list; absent = ``()``; omitted when empty (Go's ``omitempty``)
+* ``Mapping[str, X] = EMPTY``  a JSON object, stored as :class:`FrozenMap`; absent = empty; omitted when empty
 * a model class           decoded recursively
 * ``str``/``int``/``float``/``bool``  checked (``float`` accepts integers and keeps them as given)
 * ``Any``                 kept as is, deep-frozen (dict -> FrozenMap, list -> tuple)
 
-A field declared with ``key(extensions=True)`` collects every ``x-*`` key of the object. An unknown key,
+The field named ``extensions`` collects every ``x-*`` key of the object; a field named ``absent_keys``
+records which ``always`` keys the document did not have. An unknown key,
 or a value of the wrong type, is a :class:`~stackctl.errors.SpecError` naming its path
 (``services.web.ports[0].target``). Nothing here does I/O.
 """
@@ -63,12 +64,12 @@ class FrozenMap(Mapping[K, V], Generic[K, V]):
 EMPTY: FrozenMap[Any, Any] = FrozenMap()
 
 
-def key(name: str | None = None, *, always: bool = False, skip: bool = False, extensions: bool = False,
+def key(name: str | None = None, *, always: bool = False, skip: bool = False,
         aliases: tuple[str, ...] = (), default: Any = None) -> Any:
     """Declare a model field: its JSON ``name`` when it differs from the attribute name, ``always``
     to print it even when None/empty, ``skip`` for attributes that are not part of the document,
     ``aliases`` other spellings accepted on input (printed as ``name``)."""
-    meta = {"name": name, "always": always, "skip": skip, "extensions": extensions, "aliases": aliases}
+    meta = {"name": name, "always": always, "skip": skip, "aliases": aliases}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -148,7 +149,7 @@ def _mapping_decoder(inner: Decoder) -> Decoder:
 def _union_decoder(members: tuple[Any, ...]) -> Decoder:
     """``int | Ulimit`` or ``str | bool``: a mapping goes to the model member, a scalar to the first
     scalar member whose type matches."""
-    models = [m for m in members if dataclasses.is_dataclass(m)]
+    models: list[type] = [m for m in members if isinstance(m, type) and dataclasses.is_dataclass(m)]
     scalars = [(m, decoder_for(m)) for m in members if m in _SCALARS]
 
     def decode(value: Any, path: Path, file: str) -> Any:
@@ -176,8 +177,9 @@ def decoder_for(hint: Any) -> Decoder:
         return _tuple_decoder(decoder_for(args[0]))
     if origin in (Mapping, FrozenMap, dict):
         return _mapping_decoder(decoder_for(args[1]))
-    if dataclasses.is_dataclass(hint):
-        return lambda value, path, file: decode_object(hint, value, path, file)  # type: ignore[arg-type]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        cls: type = hint
+        return lambda value, path, file: decode_object(cls, value, path, file)
     if hint in _SCALARS:
         return _scalar_decoder(hint)
     raise TypeError(f"no decoder for {hint!r}")
@@ -193,21 +195,37 @@ class _Field:
     extensions: bool
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[_Field, ...]] = {}
+_BY_NAME: dict[type, dict[str, _Field]] = {}
+_ATTRS: dict[type, frozenset[str]] = {}
+
+
 def fields_of(cls: type) -> tuple[_Field, ...]:
+    """The codec's view of a model class's fields (cached per class)."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = _compute_fields(cls)
+    return _FIELDS[cls]
+
+
+def _compute_fields(cls: type) -> tuple[_Field, ...]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         meta = f.metadata
         name = meta.get("name") or f.name
-        decode = (lambda v, p, fl: v) if meta.get("skip") else decoder_for(hints[f.name])
-        out.append(_Field(f.name, name, decode, bool(meta.get("always")), bool(meta.get("skip")),
-                          bool(meta.get("extensions"))))
+        skip = bool(meta.get("skip")) or f.name == "absent_keys"
+        decode = (lambda v, p, fl: v) if skip else decoder_for(hints[f.name])
+        out.append(_Field(f.name, name, decode, bool(meta.get("always")), skip, f.name == "extensions"))
     return tuple(out)
 
 
-@functools.cache
 def _by_name(cls: type) -> dict[str, _Field]:
+    if cls not in _BY_NAME:
+        _BY_NAME[cls] = _compute_by_name(cls)
+    return _BY_NAME[cls]
+
+
+def _compute_by_name(cls: type) -> dict[str, _Field]:
     by_name = {f.name: f for f in fields_of(cls) if not f.skip and not f.extensions}
     for f in dataclasses.fields(cls):
         for alias in f.metadata.get("aliases", ()):
@@ -248,15 +266,10 @@ def decode_fields(cls: type[T], value: Any, path: Path, file: str, **extra: Any)
     return cls(**kwargs)
 
 
-@functools.cache
 def _attrs(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
-
-
-def absent() -> Any:
-    """A hidden field naming the ``always`` keys the document did not have (so they stay absent)."""
-    return dataclasses.field(default=frozenset(), compare=False, repr=False,
-                             metadata={"skip": True})
+    if cls not in _ATTRS:
+        _ATTRS[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    return _ATTRS[cls]
 
 
 # -- encoding -------------------------------------------------------------------------------------
@@ -287,21 +300,6 @@ def encode_object(obj: Any) -> dict[str, Any]:
     return out
 
 
-def seq() -> Any:
-    """A list field: absent = ``()``, omitted when empty."""
-    return key(default=())
-
-
-def table(name: str | None = None) -> Any:
-    """A mapping field: absent = empty :class:`FrozenMap`, omitted when empty."""
-    return key(name, default=EMPTY)
-
-
-def ext() -> Any:
-    """The field collecting the object's ``x-*`` keys."""
-    return key(extensions=True, default=EMPTY)
-
-
 class Model:
     """Base of every model class: ``from_dict`` / ``to_dict`` through the generic codec."""
 
@@ -315,7 +313,7 @@ class Model:
         return encode_object(self)
 
 
-@typing.dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field, key, seq, table, ext))
+@typing.dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field, key))
 def model(cls: type[T]) -> type[T]:
     """Class decorator: a frozen, slotted, keyword-only dataclass."""
     return dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.spec.model._codec import Model, ext, key, model, seq, table
+from stackctl.spec.model._codec import EMPTY, Model, model
 from stackctl.spec.model.parts import FileRef, Hook, Ulimit
 
 
@@ -13,49 +13,49 @@ from stackctl.spec.model.parts import FileRef, Hook, Ulimit
 class Build(Model):
     """``build`` in long form (``context`` is an absolute path once paths are resolved)."""
 
-    context: str | None = key()
-    dockerfile: str | None = key()
-    dockerfile_inline: str | None = key()
-    entitlements: tuple[str, ...] = seq()
-    args: Mapping[str, str | None] = table()
-    provenance: str | bool | None = key()
-    sbom: str | bool | None = key()
-    ssh: tuple[str, ...] = seq()
-    labels: Mapping[str, str] = table()
-    cache_from: tuple[str, ...] = seq()
-    cache_to: tuple[str, ...] = seq()
-    no_cache: bool | None = key()
-    no_cache_filter: tuple[str, ...] = seq()
-    additional_contexts: Mapping[str, str] = table()
-    pull: bool | None = key()
-    extra_hosts: tuple[str, ...] = seq()
-    isolation: str | None = key()
-    network: str | None = key()
-    target: str | None = key()
-    secrets: tuple[FileRef, ...] = seq()
-    shm_size: str | int | None = key()
-    tags: tuple[str, ...] = seq()
-    ulimits: Mapping[str, Ulimit] = table()
-    platforms: tuple[str, ...] = seq()
-    privileged: bool | None = key()
-    extensions: Mapping[str, Any] = ext()
+    context: str | None = None
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    entitlements: tuple[str, ...] = ()
+    args: Mapping[str, str | None] = EMPTY
+    provenance: str | bool | None = None
+    sbom: str | bool | None = None
+    ssh: tuple[str, ...] = ()
+    labels: Mapping[str, str] = EMPTY
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    no_cache: bool | None = None
+    no_cache_filter: tuple[str, ...] = ()
+    additional_contexts: Mapping[str, str] = EMPTY
+    pull: bool | None = None
+    extra_hosts: tuple[str, ...] = ()
+    isolation: str | None = None
+    network: str | None = None
+    target: str | None = None
+    secrets: tuple[FileRef, ...] = ()
+    shm_size: str | int | None = None
+    tags: tuple[str, ...] = ()
+    ulimits: Mapping[str, Ulimit] = EMPTY
+    platforms: tuple[str, ...] = ()
+    privileged: bool | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class WatchRule(Model):
     """``develop.watch[]``: ``action`` is rebuild|sync|restart|sync+restart|sync+exec."""
 
-    path: str | None = key()
-    action: str | None = key()
-    target: str | None = key()
-    exec: Hook | None = key()
-    include: tuple[str, ...] = seq()
-    ignore: tuple[str, ...] = seq()
-    initial_sync: bool | None = key()
-    extensions: Mapping[str, Any] = ext()
+    path: str | None = None
+    action: str | None = None
+    target: str | None = None
+    exec: Hook | None = None
+    include: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    initial_sync: bool | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Develop(Model):
-    watch: tuple[WatchRule, ...] = seq()
-    extensions: Mapping[str, Any] = ext()
+    watch: tuple[WatchRule, ...] = ()
+    extensions: Mapping[str, Any] = EMPTY

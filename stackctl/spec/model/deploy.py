@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.spec.model._codec import Model, ext, key, model, seq, table
+from stackctl.spec.model._codec import EMPTY, Model, model
 from stackctl.spec.model.parts import DeviceRequest
 
 
@@ -13,79 +13,79 @@ from stackctl.spec.model.parts import DeviceRequest
 class UpdateConfig(Model):
     """``deploy.update_config`` / ``deploy.rollback_config`` (durations kept as printed: ``"1m0s"``)."""
 
-    parallelism: int | None = key()
-    delay: str | None = key()
-    failure_action: str | None = key()
-    monitor: str | None = key()
-    max_failure_ratio: float | None = key()
-    order: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    parallelism: int | None = None
+    delay: str | None = None
+    failure_action: str | None = None
+    monitor: str | None = None
+    max_failure_ratio: float | None = None
+    order: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class DiscreteResource(Model):
-    kind: str | None = key()
-    value: int | None = key()
-    extensions: Mapping[str, Any] = ext()
+    kind: str | None = None
+    value: int | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class GenericResource(Model):
-    discrete_resource_spec: DiscreteResource | None = key()
-    extensions: Mapping[str, Any] = ext()
+    discrete_resource_spec: DiscreteResource | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Resource(Model):
     """``limits`` / ``reservations``: ``cpus`` a number, ``memory`` bytes as a string."""
 
-    cpus: float | None = key()
-    memory: str | int | None = key()
-    pids: int | None = key()
-    devices: tuple[DeviceRequest, ...] = seq()
-    generic_resources: tuple[GenericResource, ...] = seq()
-    extensions: Mapping[str, Any] = ext()
+    cpus: float | None = None
+    memory: str | int | None = None
+    pids: int | None = None
+    devices: tuple[DeviceRequest, ...] = ()
+    generic_resources: tuple[GenericResource, ...] = ()
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Resources(Model):
-    limits: Resource | None = key()
-    reservations: Resource | None = key()
-    extensions: Mapping[str, Any] = ext()
+    limits: Resource | None = None
+    reservations: Resource | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class RestartPolicy(Model):
-    condition: str | None = key()
-    delay: str | None = key()
-    max_attempts: int | None = key()
-    window: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    condition: str | None = None
+    delay: str | None = None
+    max_attempts: int | None = None
+    window: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class PlacementPreference(Model):
-    spread: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    spread: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Placement(Model):
-    constraints: tuple[str, ...] = seq()
-    preferences: tuple[PlacementPreference, ...] = seq()
-    max_replicas_per_node: int | None = key()
-    extensions: Mapping[str, Any] = ext()
+    constraints: tuple[str, ...] = ()
+    preferences: tuple[PlacementPreference, ...] = ()
+    max_replicas_per_node: int | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Deploy(Model):
-    mode: str | None = key()
-    replicas: int | None = key()
-    labels: Mapping[str, str] = table()
-    update_config: UpdateConfig | None = key()
-    rollback_config: UpdateConfig | None = key()
-    resources: Resources | None = key()
-    restart_policy: RestartPolicy | None = key()
-    placement: Placement | None = key()
-    endpoint_mode: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    mode: str | None = None
+    replicas: int | None = None
+    labels: Mapping[str, str] = EMPTY
+    update_config: UpdateConfig | None = None
+    rollback_config: UpdateConfig | None = None
+    resources: Resources | None = None
+    restart_policy: RestartPolicy | None = None
+    placement: Placement | None = None
+    endpoint_mode: str | None = None
+    extensions: Mapping[str, Any] = EMPTY

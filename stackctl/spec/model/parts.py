@@ -2,80 +2,81 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.spec.model._codec import Model, Path, absent, decode_fields, ext, key, model, seq, table
+from stackctl.spec.model._codec import EMPTY, Model, Path, decode_fields, key, model
 
 
 @model
 class Port(Model):
     """``ports[]`` in long form; ``published`` is a string (``"8080"`` or a range ``"9090-9091"``)."""
 
-    name: str | None = key()
-    mode: str | None = key()
-    host_ip: str | None = key()
-    target: int | None = key()
-    published: str | None = key()
-    protocol: str | None = key()
-    app_protocol: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    name: str | None = None
+    mode: str | None = None
+    host_ip: str | None = None
+    target: int | None = None
+    published: str | None = None
+    protocol: str | None = None
+    app_protocol: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class MountBind(Model):
-    selinux: str | None = key()
-    propagation: str | None = key()
-    create_host_path: bool | None = key()
-    recursive: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    selinux: str | None = None
+    propagation: str | None = None
+    create_host_path: bool | None = None
+    recursive: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class MountVolume(Model):
-    labels: Mapping[str, str] = table()
-    nocopy: bool | None = key()
-    subpath: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    labels: Mapping[str, str] = EMPTY
+    nocopy: bool | None = None
+    subpath: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class MountTmpfs(Model):
-    size: str | int | None = key()
-    mode: int | None = key()
-    extensions: Mapping[str, Any] = ext()
+    size: str | int | None = None
+    mode: int | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class MountImage(Model):
-    subpath: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    subpath: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Mount(Model):
     """``volumes[]`` of a service in long form (``type`` bind|volume|tmpfs|npipe|cluster|image)."""
 
-    type: str | None = key()
-    source: str | None = key()
-    target: str | None = key()
-    read_only: bool | None = key()
-    consistency: str | None = key()
-    bind: MountBind | None = key()
-    volume: MountVolume | None = key()
-    tmpfs: MountTmpfs | None = key()
-    image: MountImage | None = key()
-    extensions: Mapping[str, Any] = ext()
+    type: str | None = None
+    source: str | None = None
+    target: str | None = None
+    read_only: bool | None = None
+    consistency: str | None = None
+    bind: MountBind | None = None
+    volume: MountVolume | None = None
+    tmpfs: MountTmpfs | None = None
+    image: MountImage | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Dependency(Model):
     """``depends_on.<service>``; absent ``required`` means required (compose's default)."""
 
-    condition: str | None = key()
-    restart: bool | None = key()
-    required: bool | None = key()
-    extensions: Mapping[str, Any] = ext()
+    condition: str | None = None
+    restart: bool | None = None
+    required: bool | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
     @property
     def is_required(self) -> bool:
@@ -86,45 +87,45 @@ class Dependency(Model):
 class NetworkAttachment(Model):
     """``networks.<name>`` of a service (the value may also be null in the document)."""
 
-    aliases: tuple[str, ...] = seq()
-    driver_opts: Mapping[str, str] = table()
-    gw_priority: int | None = key()
-    interface_name: str | None = key()
-    ipv4_address: str | None = key()
-    ipv6_address: str | None = key()
-    link_local_ips: tuple[str, ...] = seq()
-    mac_address: str | None = key()
-    priority: int | None = key()
-    extensions: Mapping[str, Any] = ext()
+    aliases: tuple[str, ...] = ()
+    driver_opts: Mapping[str, str] = EMPTY
+    gw_priority: int | None = None
+    interface_name: str | None = None
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    link_local_ips: tuple[str, ...] = ()
+    mac_address: str | None = None
+    priority: int | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Healthcheck(Model):
-    test: tuple[str, ...] = seq()
-    timeout: str | None = key()
-    interval: str | None = key()
-    retries: int | None = key()
-    start_period: str | None = key()
-    start_interval: str | None = key()
-    disable: bool | None = key()
-    extensions: Mapping[str, Any] = ext()
+    test: tuple[str, ...] = ()
+    timeout: str | None = None
+    interval: str | None = None
+    retries: int | None = None
+    start_period: str | None = None
+    start_interval: str | None = None
+    disable: bool | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Logging(Model):
-    driver: str | None = key()
-    options: Mapping[str, str | None] = table()
-    extensions: Mapping[str, Any] = ext()
+    driver: str | None = None
+    options: Mapping[str, str | None] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Ulimit(Model):
     """``ulimits.<name>``: a single number (``single``) or ``{soft, hard}``."""
 
-    single: int | None = key()
-    soft: int | None = key()
-    hard: int | None = key()
-    extensions: Mapping[str, Any] = ext()
+    single: int | None = None
+    soft: int | None = None
+    hard: int | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
     @classmethod
     def _decode(cls, value: Any, path: Path, file: str) -> Ulimit:
@@ -140,12 +141,12 @@ class Ulimit(Model):
 class FileRef(Model):
     """A service's ``secrets[]`` / ``configs[]`` entry (``mode`` printed as an octal string)."""
 
-    source: str | None = key()
-    target: str | None = key()
-    uid: str | None = key()
-    gid: str | None = key()
-    mode: str | int | None = key()
-    extensions: Mapping[str, Any] = ext()
+    source: str | None = None
+    target: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: str | int | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 SecretRef = FileRef
@@ -154,96 +155,96 @@ ConfigRef = FileRef
 
 @model
 class Device(Model):
-    source: str | None = key()
-    target: str | None = key()
-    permissions: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    source: str | None = None
+    target: str | None = None
+    permissions: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class DeviceRequest(Model):
     """``gpus[]`` and ``deploy.resources.reservations.devices[]`` (``count: -1`` means all)."""
 
-    capabilities: tuple[str, ...] = seq()
-    driver: str | None = key()
-    count: int | None = key()
-    device_ids: tuple[str, ...] = seq()
-    options: Mapping[str, str] = table()
-    extensions: Mapping[str, Any] = ext()
+    capabilities: tuple[str, ...] = ()
+    driver: str | None = None
+    count: int | None = None
+    device_ids: tuple[str, ...] = ()
+    options: Mapping[str, str] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class CredentialSpec(Model):
-    config: str | None = key()
-    file: str | None = key()
-    registry: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    config: str | None = None
+    file: str | None = None
+    registry: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Extends(Model):
-    file: str | None = key()
-    service: str | None = key()
+    file: str | None = None
+    service: str | None = None
 
 
 @model
 class Provider(Model):
-    type: str | None = key()
-    options: Mapping[str, tuple[str, ...]] = table()
-    extensions: Mapping[str, Any] = ext()
+    type: str | None = None
+    options: Mapping[str, tuple[str, ...]] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Hook(Model):
     """``post_start[]`` / ``pre_stop[]`` and ``develop.watch[].exec``; ``command`` is always printed."""
 
-    command: tuple[str, ...] | None = key(always=True)
-    user: str | None = key()
-    privileged: bool | None = key()
-    working_dir: str | None = key()
-    environment: Mapping[str, str | None] = table()
-    extensions: Mapping[str, Any] = ext()
-    absent_keys: frozenset[str] = absent()
+    command: tuple[str, ...] | None = key(always=True, default=None)
+    user: str | None = None
+    privileged: bool | None = None
+    working_dir: str | None = None
+    environment: Mapping[str, str | None] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
+    absent_keys: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
 
 
 @model
 class ServiceModel(Model):
     """``models.<name>`` of a service."""
 
-    endpoint_var: str | None = key()
-    model_var: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    endpoint_var: str | None = None
+    model_var: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class EnvFile(Model):
-    path: str | None = key()
-    required: bool | None = key()
-    format: str | None = key()
+    path: str | None = None
+    required: bool | None = None
+    format: str | None = None
 
 
 @model
 class WeightDevice(Model):
     """``blkio_config.weight_device[]``; docker compose config prints ``Path``/``Weight`` capitalized."""
 
-    path: str | None = key("Path", aliases=("path",))
-    weight: int | None = key("Weight", aliases=("weight",))
-    extensions: Mapping[str, Any] = ext()
+    path: str | None = key("Path", aliases=("path",), default=None)
+    weight: int | None = key("Weight", aliases=("weight",), default=None)
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class ThrottleDevice(Model):
-    path: str | None = key("Path", aliases=("path",))
-    rate: str | int | None = key("Rate", aliases=("rate",))
-    extensions: Mapping[str, Any] = ext()
+    path: str | None = key("Path", aliases=("path",), default=None)
+    rate: str | int | None = key("Rate", aliases=("rate",), default=None)
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Blkio(Model):
-    weight: int | None = key()
-    weight_device: tuple[WeightDevice, ...] = seq()
-    device_read_bps: tuple[ThrottleDevice, ...] = seq()
-    device_read_iops: tuple[ThrottleDevice, ...] = seq()
-    device_write_bps: tuple[ThrottleDevice, ...] = seq()
-    device_write_iops: tuple[ThrottleDevice, ...] = seq()
-    extensions: Mapping[str, Any] = ext()
+    weight: int | None = None
+    weight_device: tuple[WeightDevice, ...] = ()
+    device_read_bps: tuple[ThrottleDevice, ...] = ()
+    device_read_iops: tuple[ThrottleDevice, ...] = ()
+    device_write_bps: tuple[ThrottleDevice, ...] = ()
+    device_write_iops: tuple[ThrottleDevice, ...] = ()
+    extensions: Mapping[str, Any] = EMPTY

@@ -7,19 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackctl.errors import UsageError
-from stackctl.spec.model._codec import (
-    EMPTY,
-    FrozenMap,
-    Model,
-    Path,
-    decode_fields,
-    encode_object,
-    ext,
-    key,
-    model,
-    seq,
-    table,
-)
+from stackctl.spec.model._codec import EMPTY, FrozenMap, Model, Path, decode_fields, encode_object, key, model
 from stackctl.spec.model.service import Service
 
 
@@ -35,62 +23,62 @@ class _Resource(Model):
 
 @model
 class IpamPool(Model):
-    subnet: str | None = key()
-    gateway: str | None = key()
-    ip_range: str | None = key()
-    aux_addresses: Mapping[str, str] = table()
-    extensions: Mapping[str, Any] = ext()
+    subnet: str | None = None
+    gateway: str | None = None
+    ip_range: str | None = None
+    aux_addresses: Mapping[str, str] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Ipam(Model):
-    driver: str | None = key()
-    config: tuple[IpamPool, ...] = seq()
-    options: Mapping[str, str] = table()
-    extensions: Mapping[str, Any] = ext()
+    driver: str | None = None
+    config: tuple[IpamPool, ...] = ()
+    options: Mapping[str, str] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Network(_Resource):
     """``networks.<key>``; ``name`` is the engine-side name (``<project>_<key>`` unless external/named)."""
 
-    name: str | None = key()
-    driver: str | None = key()
-    driver_opts: Mapping[str, str] = table()
-    ipam: Ipam | None = key()
-    external: bool | None = key()
-    internal: bool | None = key()
-    attachable: bool | None = key()
-    labels: Mapping[str, str] = table()
-    enable_ipv4: bool | None = key()
-    enable_ipv6: bool | None = key()
-    extensions: Mapping[str, Any] = ext()
+    name: str | None = None
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = EMPTY
+    ipam: Ipam | None = None
+    external: bool | None = None
+    internal: bool | None = None
+    attachable: bool | None = None
+    labels: Mapping[str, str] = EMPTY
+    enable_ipv4: bool | None = None
+    enable_ipv6: bool | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class Volume(_Resource):
-    name: str | None = key()
-    driver: str | None = key()
-    driver_opts: Mapping[str, str] = table()
-    external: bool | None = key()
-    labels: Mapping[str, str] = table()
-    extensions: Mapping[str, Any] = ext()
+    name: str | None = None
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = EMPTY
+    external: bool | None = None
+    labels: Mapping[str, str] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
 class FileObject(_Resource):
     """``secrets.<key>`` / ``configs.<key>``: one of ``file``, ``environment``, ``content``, ``external``."""
 
-    name: str | None = key()
-    file: str | None = key()
-    environment: str | None = key()
-    content: str | None = key()
-    external: bool | None = key()
-    labels: Mapping[str, str] = table()
-    driver: str | None = key()
-    driver_opts: Mapping[str, str] = table()
-    template_driver: str | None = key()
-    extensions: Mapping[str, Any] = ext()
+    name: str | None = None
+    file: str | None = None
+    environment: str | None = None
+    content: str | None = None
+    external: bool | None = None
+    labels: Mapping[str, str] = EMPTY
+    driver: str | None = None
+    driver_opts: Mapping[str, str] = EMPTY
+    template_driver: str | None = None
+    extensions: Mapping[str, Any] = EMPTY
 
 
 Secret = FileObject
@@ -101,11 +89,11 @@ Config = FileObject
 class AIModel(_Resource):
     """``models.<key>`` (AI models run by the model runner)."""
 
-    name: str | None = key()
-    model: str | None = key()
-    context_size: int | None = key()
-    runtime_flags: tuple[str, ...] = seq()
-    extensions: Mapping[str, Any] = ext()
+    name: str | None = None
+    model: str | None = None
+    context_size: int | None = None
+    runtime_flags: tuple[str, ...] = ()
+    extensions: Mapping[str, Any] = EMPTY
 
 
 @model
@@ -117,12 +105,12 @@ class Project(Model):
 
     name: str = key(default="")
     services: Mapping[str, Service] = key(always=True, default=EMPTY)
-    networks: Mapping[str, Network] = table()
-    volumes: Mapping[str, Volume] = table()
-    secrets: Mapping[str, FileObject] = table()
-    configs: Mapping[str, FileObject] = table()
-    models: Mapping[str, AIModel] = table()
-    extensions: Mapping[str, Any] = ext()
+    networks: Mapping[str, Network] = EMPTY
+    volumes: Mapping[str, Volume] = EMPTY
+    secrets: Mapping[str, FileObject] = EMPTY
+    configs: Mapping[str, FileObject] = EMPTY
+    models: Mapping[str, AIModel] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
 
     @classmethod
     def _decode(cls, value: Any, path: Path, file: str) -> Project:

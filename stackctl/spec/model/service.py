@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from stackctl.spec.model._codec import Model, absent, ext, key, model, seq, table
+from stackctl.spec.model._codec import EMPTY, Model, key, model
 from stackctl.spec.model.build import Build, Develop
 from stackctl.spec.model.deploy import Deploy
 from stackctl.spec.model.parts import (
@@ -39,111 +40,111 @@ class Service(Model):
 
     name: str = key(skip=True, default="")
     # image & process
-    image: str | None = key()
-    build: Build | None = key()
-    command: tuple[str, ...] | None = key(always=True)
-    entrypoint: tuple[str, ...] | None = key(always=True)
-    working_dir: str | None = key()
-    user: str | None = key()
-    group_add: tuple[str, ...] = seq()
-    init: bool | None = key()
-    tty: bool | None = key()
-    stdin_open: bool | None = key()
-    attach: bool | None = key()
-    platform: str | None = key()
-    runtime: str | None = key()
-    isolation: str | None = key()
-    pull_policy: str | None = key()
-    pull_refresh_after: str | None = key()
-    container_name: str | None = key()
-    hostname: str | None = key()
-    domainname: str | None = key()
-    read_only: bool | None = key()
-    privileged: bool | None = key()
-    stop_signal: str | None = key()
-    stop_grace_period: str | None = key()
-    use_api_socket: bool | None = key()
-    provider: Provider | None = key()
+    image: str | None = None
+    build: Build | None = None
+    command: tuple[str, ...] | None = key(always=True, default=None)
+    entrypoint: tuple[str, ...] | None = key(always=True, default=None)
+    working_dir: str | None = None
+    user: str | None = None
+    group_add: tuple[str, ...] = ()
+    init: bool | None = None
+    tty: bool | None = None
+    stdin_open: bool | None = None
+    attach: bool | None = None
+    platform: str | None = None
+    runtime: str | None = None
+    isolation: str | None = None
+    pull_policy: str | None = None
+    pull_refresh_after: str | None = None
+    container_name: str | None = None
+    hostname: str | None = None
+    domainname: str | None = None
+    read_only: bool | None = None
+    privileged: bool | None = None
+    stop_signal: str | None = None
+    stop_grace_period: str | None = None
+    use_api_socket: bool | None = None
+    provider: Provider | None = None
     # environment & metadata
-    environment: Mapping[str, str | None] = table()
-    env_file: tuple[EnvFile, ...] = seq()
-    labels: Mapping[str, str] = table()
-    label_file: tuple[str, ...] = seq()
-    annotations: Mapping[str, str] = table()
-    profiles: tuple[str, ...] = seq()
+    environment: Mapping[str, str | None] = EMPTY
+    env_file: tuple[EnvFile, ...] = ()
+    labels: Mapping[str, str] = EMPTY
+    label_file: tuple[str, ...] = ()
+    annotations: Mapping[str, str] = EMPTY
+    profiles: tuple[str, ...] = ()
     # networking
-    networks: Mapping[str, NetworkAttachment | None] = table()
-    network_mode: str | None = key()
-    net: str | None = key()
-    ports: tuple[Port, ...] = seq()
-    expose: tuple[str, ...] = seq()
-    links: tuple[str, ...] = seq()
-    external_links: tuple[str, ...] = seq()
-    extra_hosts: tuple[str, ...] = seq()
-    dns: tuple[str, ...] = seq()
-    dns_opt: tuple[str, ...] = seq()
-    dns_search: tuple[str, ...] = seq()
-    mac_address: str | None = key()
+    networks: Mapping[str, NetworkAttachment | None] = EMPTY
+    network_mode: str | None = None
+    net: str | None = None
+    ports: tuple[Port, ...] = ()
+    expose: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    external_links: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    mac_address: str | None = None
     # storage
-    volumes: tuple[Mount, ...] = seq()
-    volumes_from: tuple[str, ...] = seq()
-    volume_driver: str | None = key()
-    tmpfs: tuple[str, ...] = seq()
-    secrets: tuple[FileRef, ...] = seq()
-    configs: tuple[FileRef, ...] = seq()
+    volumes: tuple[Mount, ...] = ()
+    volumes_from: tuple[str, ...] = ()
+    volume_driver: str | None = None
+    tmpfs: tuple[str, ...] = ()
+    secrets: tuple[FileRef, ...] = ()
+    configs: tuple[FileRef, ...] = ()
     # lifecycle / ordering
-    depends_on: Mapping[str, Dependency] = table()
-    restart: str | None = key()
-    healthcheck: Healthcheck | None = key()
-    scale: int | None = key()
-    post_start: tuple[Hook, ...] = seq()
-    pre_stop: tuple[Hook, ...] = seq()
-    extends: Extends | None = key()
-    deploy: Deploy | None = key()
-    develop: Develop | None = key()
-    models: Mapping[str, ServiceModel | None] = table()
+    depends_on: Mapping[str, Dependency] = EMPTY
+    restart: str | None = None
+    healthcheck: Healthcheck | None = None
+    scale: int | None = None
+    post_start: tuple[Hook, ...] = ()
+    pre_stop: tuple[Hook, ...] = ()
+    extends: Extends | None = None
+    deploy: Deploy | None = None
+    develop: Develop | None = None
+    models: Mapping[str, ServiceModel | None] = EMPTY
     # resources (single host)
-    cpus: float | None = key()
-    cpuset: str | None = key()
-    cpu_count: int | None = key()
-    cpu_percent: float | None = key()
-    cpu_shares: int | None = key()
-    cpu_quota: int | None = key()
-    cpu_period: int | None = key()
-    cpu_rt_period: int | None = key()
-    cpu_rt_runtime: int | None = key()
-    mem_limit: str | int | None = key()
-    mem_reservation: str | int | None = key()
-    mem_swappiness: str | int | None = key()
-    memswap_limit: str | int | None = key()
-    pids_limit: int | None = key()
-    shm_size: str | int | None = key()
-    blkio_config: Blkio | None = key()
-    storage_opt: Mapping[str, str] = table()
-    ulimits: Mapping[str, Ulimit] = table()
-    oom_kill_disable: bool | None = key()
-    oom_score_adj: int | None = key()
+    cpus: float | None = None
+    cpuset: str | None = None
+    cpu_count: int | None = None
+    cpu_percent: float | None = None
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    cpu_rt_period: int | None = None
+    cpu_rt_runtime: int | None = None
+    mem_limit: str | int | None = None
+    mem_reservation: str | int | None = None
+    mem_swappiness: str | int | None = None
+    memswap_limit: str | int | None = None
+    pids_limit: int | None = None
+    shm_size: str | int | None = None
+    blkio_config: Blkio | None = None
+    storage_opt: Mapping[str, str] = EMPTY
+    ulimits: Mapping[str, Ulimit] = EMPTY
+    oom_kill_disable: bool | None = None
+    oom_score_adj: int | None = None
     # security, kernel, namespaces
-    cap_add: tuple[str, ...] = seq()
-    cap_drop: tuple[str, ...] = seq()
-    security_opt: tuple[str, ...] = seq()
-    credential_spec: CredentialSpec | None = key()
-    devices: tuple[Device, ...] = seq()
-    device_cgroup_rules: tuple[str, ...] = seq()
-    gpus: tuple[DeviceRequest, ...] = seq()
-    sysctls: Mapping[str, str] = table()
-    ipc: str | None = key()
-    pid: str | None = key()
-    uts: str | None = key()
-    userns_mode: str | None = key()
-    cgroup: str | None = key()
-    cgroup_parent: str | None = key()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    credential_spec: CredentialSpec | None = None
+    devices: tuple[Device, ...] = ()
+    device_cgroup_rules: tuple[str, ...] = ()
+    gpus: tuple[DeviceRequest, ...] = ()
+    sysctls: Mapping[str, str] = EMPTY
+    ipc: str | None = None
+    pid: str | None = None
+    uts: str | None = None
+    userns_mode: str | None = None
+    cgroup: str | None = None
+    cgroup_parent: str | None = None
     # logging
-    logging: Logging | None = key()
-    log_driver: str | None = key()
-    log_opt: Mapping[str, str] = table()
-    extensions: Mapping[str, Any] = ext()
-    absent_keys: frozenset[str] = absent()
+    logging: Logging | None = None
+    log_driver: str | None = None
+    log_opt: Mapping[str, str] = EMPTY
+    extensions: Mapping[str, Any] = EMPTY
+    absent_keys: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
 
     @property
     def replicas(self) -> int:
