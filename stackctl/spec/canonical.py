@@ -80,6 +80,10 @@ def go_sprint(value: Any) -> str:
         return "<nil>"
     if isinstance(value, float):
         return _go_float(value)
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_sprint(v)}" for k, v in sorted(value.items(), key=str)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_sprint(v) for v in value) + "]"
     return str(value)
 
 

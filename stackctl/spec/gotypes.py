@@ -133,11 +133,39 @@ _KEYS = {name: {k.lower(): k for k, _, _ in fields} for name, fields in _FIELDS.
 def bind(doc: dict[str, Any], *, file: str = "") -> dict[str, Any]:
     """The normalized document bound to compose-go's types (see the module docstring)."""
     try:
-        result = _bind_struct(doc, "Project", ())
+        result = _bind_struct(_pull_extensions(doc, ()), "Project", ())
     except BindError as exc:
         from stackctl.spec._tree import dotted
         raise SpecError(exc.message, file=file, path=dotted(exc.path)) from None
     return result
+
+
+EXTENSIONS = "#extensions"
+_USER_KEYS = [("services",), ("services", "*", "depends_on"), ("volumes",), ("networks",), ("secrets",),
+              ("configs",)]
+
+
+def _pull_extensions(value: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """compose-go's processExtensions: x-* keys of every mapping (but the user-named ones) moved under
+    ``#extensions``, so that a struct keeps them and a plain map shows a ``#extensions`` entry."""
+    from stackctl.spec._tree import matches
+
+    user = any(matches(path, pat) for pat in _USER_KEYS)
+    out: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    for key, item in value.items():
+        if not user and isinstance(key, str) and key.startswith("x-"):
+            extras[key] = item
+        elif isinstance(item, dict):
+            out[key] = _pull_extensions(item, (*path, key))
+        elif isinstance(item, list):
+            out[key] = [_pull_extensions(v, (*path, str(i))) if isinstance(v, dict) else v
+                        for i, v in enumerate(item)]
+        else:
+            out[key] = item
+    if extras:
+        out[EXTENSIONS] = extras
+    return out
 
 
 def bind_value(value: Any, kind: str, path: tuple[str, ...] = ()) -> Any:
@@ -151,7 +179,8 @@ def _bind_struct(value: Any, name: str, path: tuple[str, ...]) -> dict[str, Any]
     if not isinstance(value, dict):
         raise BindError(path, f"expected a mapping, got {go_sprint(value)}")
     keys = _KEYS[name]
-    given = {keys.get(str(k).lower(), k): v for k, v in value.items()}
+    extensions = value.get(EXTENSIONS)
+    given = {keys.get(str(k).lower(), k): v for k, v in value.items() if k != EXTENSIONS}
     out: dict[str, Any] = {}
     for key, kind, omitempty in _FIELDS[name]:
         if key not in given:
@@ -164,9 +193,24 @@ def _bind_struct(value: Any, name: str, path: tuple[str, ...]) -> dict[str, Any]
         if omitempty and _is_empty(bound, kind):
             continue
         out[key] = bound
-    if name not in NO_EXTENSIONS:
-        out.update({k: v for k, v in sorted(value.items()) if isinstance(k, str) and k.startswith("x-")})
+    if name not in NO_EXTENSIONS and isinstance(extensions, dict):
+        out.update({k: sorted_keys(v) for k, v in sorted(extensions.items())})
     return out
+
+
+def sorted_keys(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted (how Go prints a ``map[string]any``)."""
+    if isinstance(value, dict):
+        return {k: sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [sorted_keys(v) for v in value]
+    return value
+
+
+def in_field_order(value: dict[str, Any], name: str) -> dict[str, Any]:
+    """A bound struct's keys put back in field order (after a key was added), x-* keys last."""
+    order = {key: i for i, (key, _, _) in enumerate(_FIELDS[name])}
+    return dict(sorted(value.items(), key=lambda kv: order.get(kv[0], len(order))))
 
 
 def _zero(kind: str) -> Any:
@@ -248,7 +292,7 @@ def float32(value: Any) -> float:
         text = f"{packed:.{digits}g}"
         if struct.unpack("f", struct.pack("f", float(text)))[0] == packed:
             number = float(text)
-            return int(number) if number == int(number) and "e" not in text else number
+            return int(number) if number == int(number) and abs(number) < 1e21 else number
     return packed
 
 
@@ -324,9 +368,11 @@ def _ulimit(value: Any) -> Any:
 
 
 def _ssh(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [_str(v) for v in value]
     if not isinstance(value, dict):
         raise ValueError(f"invalid ssh config type {type(value).__name__}")
-    return [k if v is None else f"{k}={_str(v)}" for k, v in sorted(value.items())]
+    return [k if v is None else f"{k}: {_str(v)}" for k, v in sorted(value.items())]
 
 
 def _env_file(value: Any) -> Any:

@@ -21,21 +21,21 @@ Profiles are applied by the loader between 5 and 7 (call :func:`drop_unused_reso
 from __future__ import annotations
 
 import copy
+import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stackctl.spec.gotypes import bind
+from stackctl.spec.gotypes import bind, in_field_order
 from stackctl.spec.paths import resolve_relative_paths
 
 ReadEnvFile = Callable[..., Mapping[str, "str | None"]]
-Lookup = Callable[[str], "str | None"]
 _STARTED = "service_started"
 
 
 def normalize(doc: dict[str, Any], *, project_name: str, working_dir: str, environment: Mapping[str, str],
               resolve_paths: bool = True, resolve_env: bool = True, read_env_file: ReadEnvFile | None = None,
               home: str | None = None, apply_normalization: bool = True, drop_unused: bool = True,
-              file: str = "") -> dict[str, Any]:
+              cwd: str | None = None, file: str = "") -> dict[str, Any]:
     """The document ``docker compose config`` prints for the merged model ``doc`` (see the module doc)."""
     doc = set_defaults(doc)
     if resolve_paths:
@@ -48,7 +48,7 @@ def normalize(doc: dict[str, Any], *, project_name: str, working_dir: str, envir
     if resolve_env:
         if read_env_file is None:
             raise TypeError("resolve_env=True needs a read_env_file callable")
-        doc = fold_env_files(doc, environment=environment, read_env_file=read_env_file)
+        doc = fold_env_files(doc, environment=environment, read_env_file=read_env_file, cwd=cwd)
     if drop_unused:
         doc = drop_unused_resources(doc)
     return doc
@@ -208,30 +208,36 @@ def _names_from_keys(doc: dict[str, Any], project_name: str) -> None:
 
 # --- 6. env_file / label_file (Project.WithServicesEnvironmentResolved / LabelsResolved) -----------------
 
-def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str],
-                   read_env_file: ReadEnvFile) -> dict[str, Any]:
-    """Each service's ``env_file`` contents merged under its ``environment`` (which wins); same for labels."""
+def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str], read_env_file: ReadEnvFile,
+                   cwd: str | None = None) -> dict[str, Any]:
+    """Each service's ``env_file`` contents merged under its ``environment`` (which wins); same for labels.
+
+    Relative file paths (left by ``resolve_paths=False``) are read from ``cwd``, as compose-go does.
+    """
     doc = copy.deepcopy(doc)
-    for service in doc.get("services", {}).values():
-        _fold_env(service, environment, read_env_file)
-        _fold_labels(service, read_env_file)
+    services = doc.get("services", {})
+
+    def reader(path: str, **kwargs: Any) -> Mapping[str, str | None]:
+        if cwd is not None and not posixpath.isabs(path):
+            path = posixpath.join(cwd, path)
+        return read_env_file(path, **kwargs)
+
+    for name, service in services.items():
+        _fold_env(service, environment, reader)
+        _fold_labels(service, reader)
+        services[name] = in_field_order(service, "ServiceConfig")
     return doc
 
 
 def _fold_env(service: dict[str, Any], environment: Mapping[str, str], read_env_file: ReadEnvFile) -> None:
     declared = {k: (environment.get(k) if v is None else v) for k, v in (service.get("environment") or {}).items()}
-
-    def lookup(key: str) -> str | None:
-        if key in environment:
-            return environment[key]
-        return declared.get(key)
-
+    lookup = {**{k: v for k, v in declared.items() if v is not None}, **environment}
     merged: dict[str, Any] = {k: v for k, v in declared.items() if v is not None}
     for entry in service.pop("env_file", None) or []:
         path, required, fmt = (entry, True, None) if isinstance(entry, str) else (
             entry["path"], entry.get("required", True), entry.get("format"))
         values = read_env_file(path, lookup=lookup, required=required, fmt=fmt) or {}
-        merged.update({k: v for k, v in values.items()})
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(declared)
     if merged:
         service["environment"] = dict(sorted(merged.items()))
@@ -245,7 +251,7 @@ def _fold_labels(service: dict[str, Any], read_env_file: ReadEnvFile) -> None:
         return
     labels: dict[str, Any] = {}
     for path in files:
-        values = read_env_file(path, lookup=lambda k: labels.get(k), required=True, fmt=None) or {}
+        values = read_env_file(path, lookup=dict(labels), required=True, fmt=None) or {}
         labels.update({k: "" if v is None else v for k, v in values.items()})
     labels.update(service.get("labels") or {})
     service["labels"] = dict(sorted(labels.items()))
