@@ -88,7 +88,6 @@ def fail(path: Path, message: str, file: str) -> SpecError:
 # -- decoding -------------------------------------------------------------------------------------
 
 Decoder = Callable[[Any, Path, str], Any]
-Encoder = Callable[[Any], Any]
 
 _SCALARS: dict[type, tuple[tuple[type, ...], str]] = {
     str: ((str,), "a string"),
@@ -233,20 +232,20 @@ def _compute_by_name(cls: type) -> dict[str, _Field]:
     return by_name
 
 
-def decode_object(cls: type[T], value: Any, path: Path, file: str, **extra: Any) -> T:
+def decode_object(cls: type[T], value: Any, path: Path, file: str) -> T:
     """Build model class ``cls`` from ``value`` found at ``path`` (through its ``_decode`` hook if any)."""
     custom = getattr(cls, "_decode", None)
     if custom is not None:
         return custom(value, path, file)  # type: ignore[no-any-return]
-    return decode_fields(cls, value, path, file, **extra)
+    return decode_fields(cls, value, path, file)
 
 
-def decode_fields(cls: type[T], value: Any, path: Path, file: str, **extra: Any) -> T:
+def decode_fields(cls: type[T], value: Any, path: Path, file: str) -> T:
     """Build model class ``cls`` key by key from the mapping ``value``."""
     if not isinstance(value, Mapping):
         raise fail(path, f"must be a mapping, not {type(value).__name__}", file)
     known = _by_name(cls)
-    kwargs: dict[str, Any] = dict(extra)
+    kwargs: dict[str, Any] = {}
     ext: dict[str, Any] = {}
     for name, item in value.items():
         field = known.get(name)
@@ -286,16 +285,20 @@ def encode(value: Any) -> Any:
     return value
 
 
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (tuple, Mapping)) and not value)
+
+
 def encode_object(obj: Any) -> dict[str, Any]:
+    """A model object -> its dict: None and empty collections left out, except ``always`` keys the
+    document had (or that were set in code), and the ``x-*`` extensions merged in."""
     out: dict[str, Any] = {}
     missing: frozenset[str] = getattr(obj, "absent_keys", frozenset())
     for field in fields_of(type(obj)):
         value = getattr(obj, field.attr)
-        if field.skip:
-            continue
         if field.extensions:
             out.update(thaw(value))
-        elif (field.always and field.name not in missing) or not (value is None or (isinstance(value, (tuple, Mapping)) and not value)):
+        elif not field.skip and (not _empty(value) or (field.always and field.name not in missing)):
             out[field.name] = encode(value)
     return out
 

@@ -112,11 +112,12 @@ class Project(Model):
     models: Mapping[str, AIModel] = EMPTY
     extensions: Mapping[str, Any] = EMPTY
 
-    @classmethod
-    def _decode(cls, value: Any, path: Path, file: str) -> Project:
-        project = decode_fields(cls, value, path, file)
-        named = FrozenMap({n: dataclasses.replace(s, name=n) for n, s in project.services.items()})
-        return dataclasses.replace(project, services=named)
+    def __post_init__(self) -> None:
+        """Each Service knows its own name: the key it has in ``services``."""
+        if any(service.name != name for name, service in self.services.items()):
+            named = FrozenMap({name: service if service.name == name else dataclasses.replace(service, name=name)
+                               for name, service in self.services.items()})
+            object.__setattr__(self, "services", named)
 
     def to_dict(self) -> dict[str, Any]:
         out = encode_object(self)

@@ -168,9 +168,10 @@ def test_a_document_that_does_not_fit_the_model_names_file_and_path(
 
 
 def test_models_built_in_code_print_like_the_oracle() -> None:
-    svc = Service(name="web", image="nginx", ports=(Port(target=80, published="8080", protocol="tcp"),),
+    svc = Service(image="nginx", ports=(Port(target=80, published="8080", protocol="tcp"),),
                   networks=FrozenMap({"default": None}))
     project = Project(name="p", services=FrozenMap({"web": svc}))
+    assert project.service("web").name == "web" and project.service("web").image_name(project) == "nginx"
     assert project.to_dict() == {"name": "p", "services": {"web": {
         "image": "nginx", "command": None, "entrypoint": None, "networks": {"default": None},
         "ports": [{"target": 80, "published": "8080", "protocol": "tcp"}]}}}
