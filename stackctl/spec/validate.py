@@ -73,7 +73,6 @@ def _compiled() -> tuple[Any, Any]:
     from referencing import Registry, Resource
 
     schema = load_schema()
-    Draft202012Validator.check_schema(schema)
     registry: Registry[Any] = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
     validator = Draft202012Validator(schema, registry=registry)
     return validator, registry.resolver(base_uri=schema["$id"])
