@@ -156,8 +156,15 @@ def _mounts(svc: Mapping[str, Any], at: Path) -> Found:
         if isinstance(entry, str):
             yield from _mount(entry.split(":", 1)[0], at + ("tmpfs", index), seen)
     for index, mount in enumerate(_list(svc.get("volumes"))):
-        if isinstance(mount, Mapping) and isinstance(mount.get("target"), str):
-            yield from _mount(mount["target"], at + ("volumes", index), seen)
+        if not isinstance(mount, Mapping):
+            continue
+        where = at + ("volumes", index)
+        if mount.get("type") == "bind" and not mount.get("source"):
+            yield where, 'invalid mount config for type "bind": field Source must not be empty'
+        if not mount.get("target"):
+            yield where, "volume is missing a mount target"
+        elif isinstance(mount["target"], str):
+            yield from _mount(mount["target"], where, seen)
 
 
 def _mount(target: str, where: Path, seen: dict[str, str]) -> Found:
