@@ -10,7 +10,7 @@ import argparse
 import importlib
 
 # Modules that add verbs to `stackctl compose`, in the order --help lists them.
-VERB_MODULES: tuple[str, ...] = ("config", "graph")
+VERB_MODULES: tuple[str, ...] = ("config", "graph", "engine")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,260 @@
+"""The other engine verbs of `stackctl compose`: ps, logs, start/stop/restart/kill/rm, scale, exec,
+run, build, pull, port, wait, ls, images. Registered by ``compose_engine``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable
+
+from stackctl.errors import UsageError
+
+Common = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+STOP_KINDS = {"stop": "stop_container", "start": "start_container", "restart": "restart_container",
+              "kill": "kill_container", "rm": "remove_container"}
+
+
+def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type: ignore[type-arg]
+    p = common(verbs.add_parser("ps", help="list the project's containers"))
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--services", dest="list_services", action="store_true")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=run_ps)
+    p = common(verbs.add_parser("logs", help="show the containers' output"))
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--tail", default="all")
+    p.add_argument("-t", "--timestamps", action="store_true")
+    p.add_argument("--no-log-prefix", action="store_true")
+    p.add_argument("--no-color", action="store_true")
+    p.set_defaults(func=run_logs)
+    for verb in STOP_KINDS:
+        p = common(verbs.add_parser(verb, help=f"{verb} the services' containers"))
+        p.add_argument("services", nargs="*", metavar="SERVICE")
+        if verb in ("stop", "restart"):
+            p.add_argument("-t", "--timeout", type=int)
+        if verb == "kill":
+            p.add_argument("-s", "--signal", default="SIGKILL")
+        if verb == "rm":
+            p.add_argument("-f", "--force", action="store_true")
+            p.add_argument("-s", "--stop", action="store_true")
+            p.add_argument("-v", "--volumes", action="store_true")
+        p.set_defaults(func=run_stop_like, kind=STOP_KINDS[verb])
+    p = common(verbs.add_parser("scale", help="set the number of containers of services"))
+    p.add_argument("pairs", nargs="+", metavar="SERVICE=N")
+    p.add_argument("--no-deps", action="store_true")
+    p.set_defaults(func=run_scale)
+    _register_tools(verbs, common)
+
+
+def _register_tools(verbs: argparse._SubParsersAction, common: Common) -> None:  # type: ignore[type-arg]
+    p = common(verbs.add_parser("exec", help="run a command in a running container"))
+    p.add_argument("-T", "--no-tty", action="store_true")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-u", "--user")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("--index", type=int, default=1)
+    p.add_argument("service")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(func=run_exec)
+    for verb in ("build", "pull"):
+        p = common(verbs.add_parser(verb, help=f"{verb} the services' images"))
+        p.add_argument("services", nargs="*", metavar="SERVICE")
+        p.set_defaults(func=run_images_verb, mode=verb)
+    p = common(verbs.add_parser("port", help="print the public port of a port binding"))
+    p.add_argument("service")
+    p.add_argument("private_port", type=int)
+    p.add_argument("--protocol", default="tcp")
+    p.add_argument("--index", type=int, default=1)
+    p.set_defaults(func=run_port)
+    p = common(verbs.add_parser("wait", help="block until the services' containers stop; exit with their code"))
+    p.add_argument("services", nargs="+", metavar="SERVICE")
+    p.set_defaults(func=run_wait)
+    p = common(verbs.add_parser("ls", help="list the projects on the engine"))
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=run_ls)
+    p = common(verbs.add_parser("images", help="list the images the containers use"))
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+    p.set_defaults(func=run_images)
+    from stackctl.cli import compose_run
+
+    compose_run.register(verbs, common)
+
+
+def _engine() -> Any:
+    from stackctl.cli import compose_engine as ce
+
+    return ce
+
+
+def _containers(args: argparse.Namespace, *, all: bool = True) -> tuple[Any, Any, list[Any]]:
+    ce = _engine()
+    tgt = ce.target(args)
+    if tgt.project is not None:
+        unknown = [s for s in getattr(args, "services", ()) or () if s not in tgt.project.services]
+        if unknown:
+            raise UsageError(f"no such service: {', '.join(unknown)}")
+    engine = ce.driver(args)
+    found = [c for c in engine.observe(tgt.name).containers if not c.oneoff]
+    return tgt, engine, found
+
+
+def run_ps(args: argparse.Namespace) -> int:
+    from stackctl.compose import views
+
+    tgt, _, found = _containers(args)
+    if args.list_services:
+        names = list(tgt.project.services) if tgt.project else sorted({c.service for c in found})
+        print("\n".join(n for n in names if not args.services or n in args.services))
+        return 0
+    rows = views.ps_rows(found, all=args.all, services=tuple(args.services))
+    if args.quiet:
+        print("\n".join(c.id for c in rows))
+    elif args.format == "json":
+        sys.stdout.write(views.ps_json(rows, tgt.name))
+    else:
+        sys.stdout.write(views.ps_table(rows))
+    return 0
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    from stackctl.compose.logs import stream_logs
+
+    _, engine, found = _containers(args)
+    chosen = sorted((c for c in found if not args.services or c.service in args.services),
+                    key=lambda c: (c.service, c.number))
+    stream_logs(engine, chosen, follow=args.follow, tail=str(args.tail), timestamps=args.timestamps,
+                colour=sys.stdout.isatty() and not args.no_color, no_prefix=args.no_log_prefix)
+    return 0
+
+
+def run_stop_like(args: argparse.Namespace) -> int:
+    from stackctl.compose.control import stop_like
+
+    ce = _engine()
+    tgt = ce.target(args)
+    engine = ce.driver(args)
+    kind = args.kind
+    if kind == "remove_container" and (args.stop or args.force):
+        stop_like(engine, tgt, "stop_container", services=tuple(args.services), limit=ce.limit(),
+                  reporter=ce.reporter(args), dry_run=args.dry_run)
+    plan = stop_like(engine, tgt, kind, services=tuple(args.services), timeout=getattr(args, "timeout", None),
+                     signal=getattr(args, "signal", None), volumes=getattr(args, "volumes", False),
+                     dry_run=args.dry_run, limit=ce.limit(), reporter=None if args.dry_run else ce.reporter(args))
+    if args.dry_run:
+        ce.print_plan(plan)
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    from stackctl.compose import frontdoor
+    from stackctl.compose.up import UpRequest, up
+    from stackctl.plan.diff import UpOptions
+
+    ce = _engine()
+    scale = ce.parse_scale(args.pairs)
+    project = ce.load(args, tuple(scale))
+    unknown = [s for s in scale if s not in project.services]
+    if unknown:
+        raise UsageError(f"no such service: {', '.join(unknown)}")
+    options = UpOptions(services=tuple(scale), no_deps=args.no_deps, scale=scale, recreate="never",
+                        ignore_orphans=True)
+    engine = ce.driver(args)
+    result = up(engine, project, UpRequest(options=options, dry_run=args.dry_run, limit=ce.limit()),
+                reporter=None if args.dry_run else ce.reporter(args),
+                publish=frontdoor.publish_filter(project, options))
+    if args.dry_run:
+        ce.print_plan(result.plan)
+    else:
+        frontdoor.sync(engine, project, options)
+    return 0
+
+
+def run_exec(args: argparse.Namespace) -> int:
+    ce = _engine()
+    tgt, engine, found = _containers(args)
+    match = [c for c in found if c.service == args.service and c.number == args.index and c.running]
+    if not match:
+        raise UsageError(f"service {args.service!r} has no running container #{args.index}")
+    if not args.cmd:
+        raise UsageError("exec needs a command")
+    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in args.env)
+    out = sys.stdout.buffer
+
+    def write(chunk: Any) -> None:
+        stdout, stderr = chunk if isinstance(chunk, tuple) else (chunk, None)
+        if stdout:
+            out.write(stdout)
+            out.flush()
+        if stderr:
+            sys.stderr.buffer.write(stderr)
+            sys.stderr.flush()
+    del ce
+    return int(engine.exec(match[0].id, list(args.cmd), user=args.user, workdir=args.workdir, env=env,
+                           tty=False, detach=args.detach, out=write))
+
+
+def run_images_verb(args: argparse.Namespace) -> int:
+    from stackctl.compose.images import plan_images
+    from stackctl.compose.up import _inspect_images, _run
+    from stackctl.compose.apply import Applier
+
+    ce = _engine()
+    project = ce.load(args, tuple(args.services))
+    names = list(args.services) or list(project.services)
+    engine = ce.driver(args)
+    if args.mode == "build":
+        names = [n for n in names if project.services[n].get("build")]
+        plan = plan_images(project, names, {}, build=True)
+    else:
+        names = [n for n in names if not project.services[n].get("build") or project.services[n].get("image")]
+        plan = plan_images(project, names, {}, pull="always", build=False)
+    if args.dry_run:
+        ce.print_plan(plan)
+        return 0
+    _run(plan, Applier(engine, project), ce.limit(), ce.reporter(args))
+    _inspect_images(engine, {a.target for a in plan.actions})
+    return 0
+
+
+def run_port(args: argparse.Namespace) -> int:
+    from stackctl.compose import views
+
+    _, _, found = _containers(args)
+    where = views.port_of(found, args.service, args.private_port, args.protocol, args.index)
+    if where is None:
+        raise UsageError(f"no port {args.private_port}/{args.protocol} published for service {args.service}")
+    print(where)
+    return 0
+
+
+def run_wait(args: argparse.Namespace) -> int:
+    _, engine, found = _containers(args)
+    codes = [engine.wait_container(c.id) for c in found if c.service in args.services]
+    return max(codes, default=0)
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    from stackctl.compose import views
+
+    engine = _engine().driver(args)
+    projects = [(n, cs) for n, cs in engine.list_projects() if n]
+    if args.quiet:
+        print("\n".join(n for n, cs in projects if args.all or any(c.running for c in cs)))
+    else:
+        sys.stdout.write(views.ls_table(projects, all=args.all))
+    return 0
+
+
+def run_images(args: argparse.Namespace) -> int:
+    from stackctl.compose import views
+
+    _, engine, found = _containers(args)
+    chosen = sorted((c for c in found if not args.services or c.service in args.services), key=lambda c: c.name)
+    infos = {ref: engine.image_info(ref) or {} for ref in {c.image for c in chosen}}
+    sys.stdout.write(views.images_table(chosen, infos))
+    return 0

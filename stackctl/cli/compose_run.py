@@ -1,0 +1,51 @@
+"""`stackctl compose run SERVICE [CMD…]`: a one-off container (dependencies started first)."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from typing import Any, Callable
+
+
+def register(verbs: argparse._SubParsersAction, common: Callable[..., Any]) -> None:  # type: ignore[type-arg]
+    p = common(verbs.add_parser("run", help="run a one-off command in a new container of a service"))
+    p.add_argument("--rm", action="store_true")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-u", "--user")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("--entrypoint")
+    p.add_argument("--name")
+    p.add_argument("--no-deps", action="store_true")
+    p.add_argument("-T", "--no-tty", action="store_true")
+    p.add_argument("-P", "--service-ports", action="store_true")
+    p.add_argument("service")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(func=run_run)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from stackctl.cli import compose_engine as ce
+    from stackctl.compose.oneoff import RunRequest, run_oneoff
+    from stackctl.compose.up import UpRequest, up
+    from stackctl.errors import UsageError
+    from stackctl.plan.diff import UpOptions, dependencies
+
+    project = ce.load(args, (args.service,))
+    if args.service not in project.services:
+        raise UsageError(f"no such service: {args.service}")
+    engine = ce.driver(args)
+    deps = tuple(d.service for d in dependencies(project.services[args.service]) if d.service in project.services)
+    if deps and not args.no_deps:
+        up(engine, project, UpRequest(options=UpOptions(services=deps, ignore_orphans=True), limit=ce.limit()),
+           reporter=ce.reporter(args))
+    image = engine.image_id(project.image_of(args.service))
+    if image is None:
+        up(engine, project, UpRequest(options=UpOptions(services=(args.service,), no_deps=True, start=False,
+                                                        scale={args.service: 0}, ignore_orphans=True)))
+        image = engine.image_id(project.image_of(args.service))
+    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in args.env)
+    request = RunRequest(service=args.service, command=tuple(args.cmd), env=env, user=args.user,
+                         workdir=args.workdir, entrypoint=args.entrypoint, name=args.name, remove=args.rm,
+                         detach=args.detach, service_ports=args.service_ports)
+    return run_oneoff(engine, project, request, slug=secrets.token_hex(32), image_id=image)

@@ -1,0 +1,162 @@
+"""Runs the actions of a Plan on a Driver: the ``run`` coroutine the executor calls for each action.
+
+Driver calls are synchronous; each one runs in a worker thread. Container starts that publish a
+fixed host port are serialized (as docker compose does) to avoid the engine's port-allocation race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from stackctl.compose.container_config import build_container_spec, network_body, volume_body
+from stackctl.compose.images import build_spec
+from stackctl.compose.project import Project
+from stackctl.drivers.base import Driver
+from stackctl.errors import DriverError, ExecutionError
+from stackctl.plan.actions import Action
+
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Applier:
+    driver: Driver
+    project: Project
+    image_ids: Mapping[str, str | None] = field(default_factory=dict)
+    timeout: int | None = None
+    wait_timeout: float | None = None
+    publish: Callable[[str], bool] = lambda service: True
+    _port_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def run(self, action: Action) -> None:
+        handler = getattr(self, f"_{action.kind}")
+        await handler(action)
+
+    @property
+    def doc(self) -> Mapping[str, Any]:
+        return self.project.doc
+
+    @property
+    def ctx(self):  # type: ignore[no-untyped-def]
+        return self.project.ctx
+
+    async def _pull_image(self, action: Action) -> None:
+        await self._call(self.driver.pull_image, action.target)
+
+    async def _build_image(self, action: Action) -> None:
+        await self._call(self.driver.build_image, build_spec(self.project, str(action.service)))
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _spec(self, action: Action, **kw: Any):  # type: ignore[no-untyped-def]
+        service = str(action.service)
+        return build_container_spec(self.doc, self.ctx, service, int(action.number or 1),
+                                    image_id=self.image_ids.get(service), publish=self.publish(service), **kw)
+
+    async def _create_network(self, action: Action) -> None:
+        body, labels = network_body(self.ctx, action.params["key"], action.params["config"])
+        await self._call(self.driver.create_network, action.target, body, labels)
+
+    async def _create_volume(self, action: Action) -> None:
+        body, labels = volume_body(self.ctx, action.params["key"], action.params["config"])
+        await self._call(self.driver.create_volume, action.target, body, labels)
+
+    async def _create_container(self, action: Action) -> None:
+        await self._call(self.driver.create_container, self._spec(action))
+
+    async def _recreate_container(self, action: Action) -> None:
+        """Create the new container first: if that fails, the old one keeps running untouched."""
+        old_id = action.params["old_id"]
+        spec = self._spec(action, replace=f"{action.service}-{action.number}",
+                          create_name=f"{old_id[:12]}_{action.target}")
+        new_id = await self._call(self.driver.create_container, spec)
+        await self._call(self.driver.stop_container, old_id, timeout=self.timeout)
+        await self._call(self.driver.remove_container, old_id, force=True)
+        await self._call(self.driver.rename_container, new_id, action.target)
+
+    async def _start_container(self, action: Action) -> None:
+        ref = action.params.get("id") or action.target
+        svc = (self.doc.get("services") or {}).get(action.service or "") or {}
+        if svc.get("ports"):
+            await self._call(self._locked_start, ref)
+        else:
+            await self._call(self.driver.start_container, ref)
+
+    def _locked_start(self, ref: str) -> None:
+        with self._port_lock:
+            self.driver.start_container(ref)
+
+    async def _stop_container(self, action: Action) -> None:
+        await self._call(self.driver.stop_container, action.params["id"], timeout=self.timeout)
+
+    async def _kill_container(self, action: Action) -> None:
+        await self._call(self.driver.kill_container, action.params["id"],
+                         signal=action.params.get("signal") or "SIGKILL")
+
+    async def _restart_container(self, action: Action) -> None:
+        await self._call(self.driver.restart_container, action.params["id"], timeout=self.timeout)
+
+    async def _remove_container(self, action: Action) -> None:
+        cid = action.params["id"]
+        if action.params.get("stop", True):
+            try:
+                await self._call(self.driver.stop_container, cid, timeout=action.params.get("timeout", self.timeout))
+            except DriverError:
+                pass  # already stopped or gone; the removal below reports real problems
+        await self._call(self.driver.remove_container, cid, force=True,
+                         volumes=bool(action.params.get("volumes")))
+
+    async def _remove_network(self, action: Action) -> None:
+        await self._call(self.driver.remove_network, action.target)
+
+    async def _remove_volume(self, action: Action) -> None:
+        await self._call(self.driver.remove_volume, action.target)
+
+    async def _wait(self, action: Action) -> None:
+        await wait_condition(self.driver, self.ctx.name, str(action.service), action.params["condition"],
+                             timeout=self.wait_timeout)
+
+
+def condition_state(containers: list[Any], service: str, condition: str) -> bool | str:
+    """True when the condition holds, False while it may still hold, or the reason it never will."""
+    if not containers:
+        return f"service {service} has no container"
+    for c in containers:
+        if condition == "service_completed_successfully":
+            if c.state in ("exited", "dead"):
+                if c.exit_code:
+                    return f'service "{service}" didn\'t complete successfully: exit {c.exit_code}'
+                continue
+            return False
+        if c.state in ("exited", "dead"):
+            return f"container {c.name} exited ({c.exit_code})"
+        if condition == "service_healthy":
+            if c.health is None:
+                return f"container {c.name} has no healthcheck configured"
+            if c.health == "unhealthy":
+                return f"container {c.name} is unhealthy"
+            if c.health != "healthy":
+                return False
+        elif c.state != "running":
+            return False
+    return True
+
+
+async def wait_condition(driver: Driver, project: str, service: str, condition: str, *,
+                         timeout: float | None = None, poll: float = POLL_SECONDS) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while True:
+        seen = await asyncio.to_thread(driver.observe, project, services=(service,))
+        state = condition_state([c for c in seen.containers if not c.oneoff], service, condition)
+        if state is True:
+            return
+        if isinstance(state, str):
+            raise ExecutionError(f"dependency failed to start: {state}")
+        if deadline is not None and loop.time() > deadline:
+            raise ExecutionError(f"timeout waiting for {service} ({condition})")
+        await asyncio.sleep(poll)

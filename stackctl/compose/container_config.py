@@ -1,0 +1,381 @@
+"""Normalized compose service -> engine create request (ContainerSpec), network and volume bodies.
+
+Pure: everything comes in as arguments. Keys follow the Docker Engine API (v1.41, engine 20.10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from stackctl import __version__
+from stackctl import labels as L
+from stackctl.compose.durations import duration_ns, duration_s, size_bytes
+from stackctl.drivers.base import ContainerSpec
+from stackctl.plan.diff import container_name, dependencies
+from stackctl.plan.hashing import network_hash, service_hash, volume_hash
+
+
+@dataclass(frozen=True)
+class ProjectContext:
+    name: str
+    working_dir: str = ""
+    config_files: tuple[str, ...] = ()
+    environment_file: str | None = None
+
+
+def project_labels(ctx: ProjectContext) -> dict[str, str]:
+    out = {L.PROJECT: ctx.name, L.VERSION: __version__, L.MANAGED_BY: "stackctl"}
+    return out
+
+
+def image_ref(project: str, name: str, svc: Mapping[str, Any]) -> str:
+    """The image a service runs: its `image`, or `<project>-<service>` when only `build` is given."""
+    return str(svc.get("image") or f"{project}-{name}")
+
+
+def container_labels(ctx: ProjectContext, name: str, svc: Mapping[str, Any], number: int, *,
+                     image_id: str | None, replace: str | None = None, oneoff: bool = False) -> dict[str, str]:
+    labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}
+    labels.update(project_labels(ctx))
+    labels.update({
+        L.SERVICE: name, L.ONEOFF: "True" if oneoff else "False", L.CONFIG_HASH: service_hash(svc),
+        L.WORKING_DIR: ctx.working_dir, L.CONFIG_FILES: ",".join(ctx.config_files),
+        L.DEPENDS_ON: ",".join(f"{d.service}:{d.condition}:{str(d.restart).lower()}"
+                               for d in dependencies(svc)),
+    })
+    if not oneoff:
+        labels[L.CONTAINER_NUMBER] = str(number)
+    if image_id:
+        labels[L.IMAGE] = image_id
+    if replace:
+        labels[L.REPLACE] = replace
+    if ctx.environment_file:
+        labels[L.ENVIRONMENT_FILE] = ctx.environment_file
+    return labels
+
+
+def build_container_spec(doc: Mapping[str, Any], ctx: ProjectContext, name: str, number: int, *,
+                         image_id: str | None = None, replace: str | None = None,
+                         create_name: str | None = None, publish: bool = True) -> ContainerSpec:
+    """The create request for replica ``number`` of service ``name``.
+
+    ``publish=False`` leaves host ports unpublished (the load balancer fronts them instead).
+    """
+    svc = doc["services"][name]
+    cname = container_name(ctx.name, name, number, svc.get("container_name"))
+    config: dict[str, Any] = {
+        "Image": image_ref(ctx.name, name, svc),
+        "Labels": container_labels(ctx, name, svc, number, image_id=image_id, replace=replace),
+        "HostConfig": host_config(doc, ctx, svc, publish=publish),
+    }
+    config.update(_process(svc))
+    config.update(_identity(svc))
+    ports = svc.get("ports") or []
+    exposed = {_port_key(p) for p in ports} | {_expose_key(e) for e in svc.get("expose") or []}
+    if exposed:
+        config["ExposedPorts"] = {k: {} for k in sorted(exposed)}
+    if svc.get("healthcheck"):
+        config["Healthcheck"] = healthcheck(svc["healthcheck"])
+    networks = {} if svc.get("network_mode") else endpoints(doc, ctx, name, svc, cname)
+    return ContainerSpec(create_name or cname, config, networks, name)
+
+
+def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if svc.get("command") is not None:
+        out["Cmd"] = list(svc["command"])
+    if svc.get("entrypoint") is not None:
+        out["Entrypoint"] = list(svc["entrypoint"])
+    env = svc.get("environment") or {}
+    if env:
+        out["Env"] = [f"{k}={v}" for k, v in env.items() if v is not None]
+    for key, api in (("user", "User"), ("working_dir", "WorkingDir"), ("stop_signal", "StopSignal")):
+        if svc.get(key):
+            out[api] = str(svc[key])
+    if svc.get("stop_grace_period"):
+        out["StopTimeout"] = duration_s(svc["stop_grace_period"])
+    out["Tty"] = bool(svc.get("tty"))
+    out["OpenStdin"] = bool(svc.get("stdin_open"))
+    return out
+
+
+def _identity(svc: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, api in (("hostname", "Hostname"), ("domainname", "Domainname"), ("mac_address", "MacAddress")):
+        if svc.get(key):
+            out[api] = str(svc[key])
+    return out
+
+
+def healthcheck(hc: Mapping[str, Any]) -> dict[str, Any]:
+    if hc.get("disable"):
+        return {"Test": ["NONE"]}
+    test = hc.get("test")
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    out: dict[str, Any] = {"Test": list(test or [])}
+    for key, api in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
+                     ("start_interval", "StartInterval")):
+        if hc.get(key):
+            out[api] = duration_ns(hc[key])
+    if hc.get("retries") is not None:
+        out["Retries"] = int(hc["retries"])
+    return out
+
+
+def _port_key(port: Mapping[str, Any]) -> str:
+    return f"{port['target']}/{port.get('protocol') or 'tcp'}"
+
+
+def _expose_key(value: Any) -> str:
+    text = str(value)
+    return text if "/" in text else f"{text}/tcp"
+
+
+def port_bindings(ports: list[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for port in ports:
+        binding = {"HostIp": str(port.get("host_ip") or ""), "HostPort": str(port.get("published") or "")}
+        out.setdefault(_port_key(port), []).append(binding)
+    return out
+
+
+def fixed_ports(svc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Published ports that name one host port (not a range): only one container can bind them."""
+    return [p for p in svc.get("ports") or [] if p.get("published") and "-" not in str(p["published"])]
+
+
+def host_config(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any], *,
+                publish: bool) -> dict[str, Any]:
+    hc: dict[str, Any] = {"NetworkMode": network_mode(doc, ctx, svc)}
+    ports = [p for p in svc.get("ports") or [] if publish or p not in fixed_ports(svc)]
+    if ports:
+        hc["PortBindings"] = port_bindings(ports)
+    mounts, binds = _mounts(doc, ctx, svc)
+    if mounts:
+        hc["Mounts"] = mounts
+    if binds:
+        hc["Binds"] = binds
+    hc.update(_runtime_options(svc))
+    hc.update(_resources(svc))
+    hc["RestartPolicy"] = restart_policy(svc)
+    if svc.get("logging"):
+        hc["LogConfig"] = {"Type": svc["logging"].get("driver") or "",
+                           "Config": {str(k): str(v) for k, v in (svc["logging"].get("options") or {}).items()}}
+    return hc
+
+
+def network_mode(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any]) -> str:
+    mode = svc.get("network_mode")
+    if mode:
+        return _service_ref(doc, ctx, str(mode))
+    keys = list((svc.get("networks") or {}).keys()) or ["default"]
+    return _network_name(doc, ctx, keys[0])
+
+
+def _service_ref(doc: Mapping[str, Any], ctx: ProjectContext, mode: str) -> str:
+    if mode.startswith("service:"):
+        other = mode[len("service:"):]
+        custom = (doc["services"].get(other) or {}).get("container_name")
+        return "container:" + container_name(ctx.name, other, 1, custom)
+    return mode
+
+
+def _network_name(doc: Mapping[str, Any], ctx: ProjectContext, key: str) -> str:
+    return str(((doc.get("networks") or {}).get(key) or {}).get("name") or f"{ctx.name}_{key}")
+
+
+def _volume_name(doc: Mapping[str, Any], ctx: ProjectContext, key: str) -> str:
+    return str(((doc.get("volumes") or {}).get(key) or {}).get("name") or f"{ctx.name}_{key}")
+
+
+def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mapping[str, Any],
+              cname: str) -> dict[str, dict[str, Any]]:
+    nets = svc.get("networks") or {"default": None}
+    ordered = sorted(nets.items(), key=lambda kv: -int((kv[1] or {}).get("priority") or 0))
+    out = {}
+    for key, cfg in ordered:
+        cfg = cfg or {}
+        ep: dict[str, Any] = {"Aliases": [cname, name, *(cfg.get("aliases") or [])]}
+        ipam = {api: cfg[k] for k, api in (("ipv4_address", "IPv4Address"), ("ipv6_address", "IPv6Address"))
+                if cfg.get(k)}
+        if cfg.get("link_local_ips"):
+            ipam["LinkLocalIPs"] = list(cfg["link_local_ips"])
+        if ipam:
+            ep["IPAMConfig"] = ipam
+        if cfg.get("mac_address"):
+            ep["MacAddress"] = cfg["mac_address"]
+        if cfg.get("driver_opts"):
+            ep["DriverOpts"] = dict(cfg["driver_opts"])
+        out[_network_name(doc, ctx, key)] = ep
+    return out
+
+
+def _mounts(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    mounts: list[dict[str, Any]] = []
+    binds: list[str] = []
+    for vol in svc.get("volumes") or []:
+        kind, target, ro = vol.get("type"), vol["target"], bool(vol.get("read_only"))
+        if kind == "bind" and (vol.get("bind") or {}).get("create_host_path", True):
+            mode = "ro" if ro else "rw"
+            prop = (vol.get("bind") or {}).get("propagation")
+            binds.append(f"{vol['source']}:{target}:{mode}" + (f",{prop}" if prop else ""))
+            continue
+        m: dict[str, Any] = {"Type": kind, "Target": target, "ReadOnly": ro}
+        if kind == "volume":
+            m["Source"] = _volume_name(doc, ctx, vol["source"]) if vol.get("source") else ""
+            if (vol.get("volume") or {}).get("nocopy"):
+                m["VolumeOptions"] = {"NoCopy": True}
+        elif kind == "bind":
+            m["Source"] = vol["source"]
+        elif kind == "tmpfs":
+            tmpfs = vol.get("tmpfs") or {}
+            opts = {k: v for k, v in (("SizeBytes", tmpfs.get("size") and size_bytes(tmpfs["size"])),
+                                      ("Mode", tmpfs.get("mode"))) if v}
+            if opts:
+                m["TmpfsOptions"] = opts
+        else:
+            m["Source"] = vol.get("source", "")
+        mounts.append(m)
+    for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
+        mounts += _file_objects(doc, svc, kind, default_dir)
+    return mounts, binds
+
+
+def _file_objects(doc: Mapping[str, Any], svc: Mapping[str, Any], kind: str, default_dir: str) -> list[dict[str, Any]]:
+    """File-based secrets and configs, bind-mounted read-only."""
+    out = []
+    for ref in svc.get(kind) or []:
+        ref = {"source": ref} if isinstance(ref, str) else ref
+        top = (doc.get(kind) or {}).get(ref["source"]) or {}
+        if not top.get("file"):
+            continue
+        target = ref.get("target") or ref["source"]
+        if not str(target).startswith("/"):
+            target = default_dir + str(target)
+        out.append({"Type": "bind", "Source": top["file"], "Target": target, "ReadOnly": True})
+    return out
+
+
+_SIMPLE_HOST = (("cap_add", "CapAdd"), ("cap_drop", "CapDrop"), ("security_opt", "SecurityOpt"),
+                ("dns", "Dns"), ("dns_search", "DnsSearch"), ("dns_opt", "DnsOptions"),
+                ("group_add", "GroupAdd"), ("cgroup_parent", "CgroupParent"), ("runtime", "Runtime"),
+                ("isolation", "Isolation"), ("userns_mode", "UsernsMode"), ("cgroup", "Cgroup"),
+                ("uts", "UTSMode"), ("oom_score_adj", "OomScoreAdj"), ("oom_kill_disable", "OomKillDisable"))
+
+
+def _runtime_options(svc: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {api: svc[key] for key, api in _SIMPLE_HOST if svc.get(key) is not None}
+    for key, api in (("privileged", "Privileged"), ("read_only", "ReadonlyRootfs"), ("init", "Init")):
+        if svc.get(key) is not None:
+            out[api] = bool(svc[key])
+    if svc.get("pid"):
+        out["PidMode"] = str(svc["pid"]).replace("service:", "container:", 1)
+    if svc.get("ipc"):
+        out["IpcMode"] = str(svc["ipc"])
+    if svc.get("extra_hosts"):
+        out["ExtraHosts"] = [_host_entry(h) for h in svc["extra_hosts"]]
+    if svc.get("sysctls"):
+        out["Sysctls"] = {str(k): str(v) for k, v in svc["sysctls"].items()}
+    if svc.get("tmpfs"):
+        tmpfs = svc["tmpfs"] if isinstance(svc["tmpfs"], list) else [svc["tmpfs"]]
+        out["Tmpfs"] = {t.split(":", 1)[0]: (t.split(":", 1)[1] if ":" in t else "") for t in tmpfs}
+    if svc.get("shm_size"):
+        out["ShmSize"] = size_bytes(svc["shm_size"])
+    if svc.get("ulimits"):
+        out["Ulimits"] = [_ulimit(k, v) for k, v in svc["ulimits"].items()]
+    if svc.get("devices"):
+        out["Devices"] = [_device(d) for d in svc["devices"]]
+    if svc.get("volumes_from"):
+        out["VolumesFrom"] = list(svc["volumes_from"])
+    return out
+
+
+def _host_entry(entry: Any) -> str:
+    text = str(entry)
+    host, sep, ip = text.partition("=")
+    return f"{host}:{ip}" if sep else text
+
+
+def _ulimit(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return {"Name": name, "Soft": int(value["soft"]), "Hard": int(value["hard"])}
+    return {"Name": name, "Soft": int(value), "Hard": int(value)}
+
+
+def _device(dev: Any) -> dict[str, str]:
+    if isinstance(dev, Mapping):
+        src, dst, perms = dev.get("source"), dev.get("target") or dev.get("source"), dev.get("permissions") or "rwm"
+    else:
+        parts = str(dev).split(":")
+        src, dst = parts[0], parts[1] if len(parts) > 1 else parts[0]
+        perms = parts[2] if len(parts) > 2 else "rwm"
+    return {"PathOnHost": str(src), "PathInContainer": str(dst), "CgroupPermissions": str(perms)}
+
+
+def _resources(svc: Mapping[str, Any]) -> dict[str, Any]:
+    res = (svc.get("deploy") or {}).get("resources") or {}
+    limits, reserv = res.get("limits") or {}, res.get("reservations") or {}
+    out: dict[str, Any] = {}
+    memory = limits.get("memory") or svc.get("mem_limit")
+    if memory:
+        out["Memory"] = size_bytes(memory)
+    cpus = limits.get("cpus") or svc.get("cpus")
+    if cpus:
+        out["NanoCpus"] = int(float(cpus) * 1e9)
+    pids = limits.get("pids") or svc.get("pids_limit")
+    if pids:
+        out["PidsLimit"] = int(pids)
+    reservation = reserv.get("memory") or svc.get("mem_reservation")
+    if reservation:
+        out["MemoryReservation"] = size_bytes(reservation)
+    for key, api, conv in (("memswap_limit", "MemorySwap", size_bytes), ("cpu_shares", "CpuShares", int),
+                           ("cpuset", "CpusetCpus", str), ("cpu_quota", "CpuQuota", int),
+                           ("cpu_period", "CpuPeriod", int)):
+        if svc.get(key) is not None:
+            out[api] = conv(svc[key])
+    return out
+
+
+def restart_policy(svc: Mapping[str, Any]) -> dict[str, Any]:
+    policy = svc.get("restart")
+    if not policy:
+        rp = (svc.get("deploy") or {}).get("restart_policy") or {}
+        cond = {"any": "always", "on-failure": "on-failure", "none": "no"}.get(rp.get("condition") or "", "")
+        return {"Name": cond, "MaximumRetryCount": int(rp.get("max_attempts") or 0)}
+    name, _, count = str(policy).partition(":")
+    return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
+
+
+def network_body(ctx: ProjectContext, key: str, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Engine create options and labels for a compose network."""
+    labels = {str(k): str(v) for k, v in (cfg.get("labels") or {}).items()}
+    labels.update(project_labels(ctx))
+    labels.update({L.NETWORK: key, L.CONFIG_HASH: network_hash(cfg)})
+    body: dict[str, Any] = {"Driver": cfg.get("driver") or "bridge",
+                            "Options": {str(k): str(v) for k, v in (cfg.get("driver_opts") or {}).items()},
+                            "Internal": bool(cfg.get("internal")), "Attachable": bool(cfg.get("attachable")),
+                            "EnableIPv6": bool(cfg.get("enable_ipv6"))}
+    ipam = cfg.get("ipam") or {}
+    if ipam:
+        body["IPAM"] = {"Driver": ipam.get("driver") or "default", "Options": dict(ipam.get("options") or {}),
+                        "Config": [_ipam_pool(p) for p in ipam.get("config") or []]}
+    return body, labels
+
+
+def _ipam_pool(pool: Mapping[str, Any]) -> dict[str, Any]:
+    out = {api: pool[k] for k, api in (("subnet", "Subnet"), ("ip_range", "IPRange"), ("gateway", "Gateway"))
+           if pool.get(k)}
+    if pool.get("aux_addresses"):
+        out["AuxiliaryAddresses"] = dict(pool["aux_addresses"])
+    return out
+
+
+def volume_body(ctx: ProjectContext, key: str, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    labels = {str(k): str(v) for k, v in (cfg.get("labels") or {}).items()}
+    labels.update(project_labels(ctx))
+    labels.update({L.VOLUME: key, L.CONFIG_HASH: volume_hash(cfg)})
+    body = {"Driver": cfg.get("driver") or "local",
+            "DriverOpts": {str(k): str(v) for k, v in (cfg.get("driver_opts") or {}).items()}}
+    return body, labels

@@ -1,0 +1,73 @@
+"""`run`: a one-off container of a service (labels oneoff=True and slug, name `<p>-<svc>-run-<12 hex>`)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from stackctl import labels as L
+from stackctl.compose.container_config import build_container_spec
+from stackctl.compose.logs import stream_logs
+from stackctl.compose.project import Project
+from stackctl.drivers.base import ContainerSpec, Driver
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    service: str
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None
+    workdir: str | None = None
+    entrypoint: str | None = None
+    name: str | None = None
+    remove: bool = False
+    detach: bool = False
+    service_ports: bool = False
+
+
+def oneoff_spec(project: Project, request: RunRequest, *, slug: str, image_id: str | None) -> ContainerSpec:
+    """The create request of a one-off container; ``slug`` is a random 64-hex id given by the caller."""
+    name = request.name or f"{project.name}-{request.service}-run-{slug[:12]}"
+    base = build_container_spec(project.doc, project.ctx, request.service, 1, image_id=image_id,
+                                create_name=name, publish=request.service_ports)
+    config = dict(base.config)
+    labels = {k: v for k, v in config["Labels"].items() if k != L.CONTAINER_NUMBER}
+    labels.update({L.ONEOFF: "True", L.SLUG: slug})
+    config["Labels"] = labels
+    if not request.service_ports:
+        host = dict(config["HostConfig"])
+        host.pop("PortBindings", None)
+        config["HostConfig"] = host
+    if request.command:
+        config["Cmd"] = list(request.command)
+    if request.entrypoint is not None:
+        config["Entrypoint"] = [request.entrypoint] if request.entrypoint else []
+    if request.env:
+        config["Env"] = [*config.get("Env", []), *(f"{k}={v}" for k, v in request.env.items())]
+    if request.user:
+        config["User"] = request.user
+    if request.workdir:
+        config["WorkingDir"] = request.workdir
+    config["Tty"] = False
+    networks = {net: {**ep, "Aliases": [name]} for net, ep in base.networks.items()}
+    return replace(base, name=name, config=config, networks=networks)
+
+
+def run_oneoff(driver: Driver, project: Project, request: RunRequest, *, slug: str,
+               image_id: str | None) -> int:
+    """Create and start the container; unless detached, stream its output and return its exit code."""
+    spec = oneoff_spec(project, request, slug=slug, image_id=image_id)
+    cid = driver.create_container(spec)
+    driver.start_container(cid)
+    if request.detach:
+        print(spec.name)
+        return 0
+    try:
+        seen = driver.inspect_container(cid)
+        stream_logs(driver, [seen], follow=True, no_prefix=True, out=sys.stdout)
+        return driver.wait_container(cid)
+    finally:
+        if request.remove:
+            driver.remove_container(cid, force=True)

@@ -1,0 +1,41 @@
+"""A loaded project as the laptop verbs use it: name, normalized document, label context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from stackctl.compose.container_config import ProjectContext, image_ref
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    doc: Mapping[str, Any]
+    ctx: ProjectContext
+    disabled: frozenset[str] = field(default_factory=frozenset)  # profile-disabled services: not orphans
+
+    @property
+    def services(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.doc.get("services") or {}
+
+    def image_of(self, service: str) -> str:
+        return image_ref(self.name, service, self.services[service])
+
+    def known_services(self) -> set[str]:
+        return set(self.services) | set(self.disabled)
+
+
+def from_document(doc: Mapping[str, Any], *, working_dir: str = "", files: tuple[str, ...] = (),
+                  environment_file: str | None = None, disabled: frozenset[str] = frozenset()) -> Project:
+    name = str(doc["name"])
+    return Project(name, doc, ProjectContext(name, working_dir, files, environment_file), disabled)
+
+
+def from_loaded(loaded: Any, *, env_files: tuple[str, ...] = ()) -> Project:
+    """From ``stackctl.spec.loader.LoadedProject``."""
+    doc = dict(loaded.document)
+    doc.setdefault("name", loaded.name)
+    return from_document(doc, working_dir=loaded.working_dir, files=tuple(loaded.files),
+                         environment_file=",".join(env_files) or None,
+                         disabled=frozenset(getattr(loaded, "disabled", {}) or {}))

@@ -1,0 +1,122 @@
+"""`up` (and `create`, `scale`): images, then plan, then execute along the DAG, then optionally wait."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from stackctl.compose.apply import Applier, wait_condition
+from stackctl.compose.container_config import fixed_ports
+from stackctl.compose.images import plan_images
+from stackctl.compose.project import Project
+from stackctl.drivers.base import Driver
+from stackctl.errors import ExecutionError
+from stackctl.execute import Reporter, execute, raise_for
+from stackctl.plan.actions import Plan
+from stackctl.plan.diff import UpOptions, desired_services, plan_up, replicas_of, selected_services
+from stackctl.plan.observed import Observed
+
+
+@dataclass(frozen=True)
+class UpRequest:
+    options: UpOptions = field(default_factory=UpOptions)
+    pull: str = "policy"
+    build: bool | None = None
+    dry_run: bool = False
+    wait: bool = False
+    wait_timeout: float | None = None
+    limit: int = 16
+    timeout: int | None = None
+
+
+@dataclass
+class UpResult:
+    plan: Plan
+    images: Plan
+    warnings: list[str] = field(default_factory=list)
+
+
+def chosen_services(project: Project, options: UpOptions) -> list[str]:
+    desired = desired_services(project.doc, project.name, image_ids={}, scale=options.scale)
+    return selected_services(desired, options.services, no_deps=options.no_deps)
+
+
+def _inspect_images(driver: Driver, refs: set[str]) -> dict[str, str | None]:
+    if len(refs) <= 1:
+        return {ref: driver.image_id(ref) for ref in refs}
+    with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
+        return dict(zip(refs, pool.map(driver.image_id, refs)))
+
+
+def lb_services(project: Project, options: UpOptions) -> set[str]:
+    """Services with several replicas behind a fixed published port: the load balancer fronts them."""
+    return {name for name, svc in project.services.items()
+            if fixed_ports(svc) and replicas_of(svc, options.scale.get(name)) > 1}
+
+
+def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Reporter | None = None,
+       publish: Callable[[str], bool] | None = None) -> UpResult:
+    """Make the engine match the project; raises ExecutionError naming failed and skipped services."""
+    services = chosen_services(project, request.options)
+    refs = {project.image_of(s) for s in services}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        seen_f = pool.submit(driver.observe, project.name)
+        present = _inspect_images(driver, refs)
+        observed = seen_f.result()
+    images = plan_images(project, services, present, pull=request.pull, build=request.build)
+    applier = Applier(driver, project, timeout=request.timeout, wait_timeout=request.wait_timeout,
+                      publish=publish or (lambda s: True))
+    if images.actions and not request.dry_run:
+        _run(images, applier, request.limit, reporter)
+        present.update(_inspect_images(driver, {a.target for a in images.actions}))
+    image_ids = {s: present.get(project.image_of(s)) for s in project.services}
+    plan = plan_up(project.doc, _without_disabled(observed, project), project=project.name,
+                   image_ids=image_ids, options=request.options)
+    result = UpResult(plan, images, list(plan.warnings))
+    if request.dry_run:
+        return result
+    applier.image_ids = image_ids
+    _run(plan, applier, request.limit, reporter)
+    if request.wait:
+        wait_services(driver, project, services, timeout=request.wait_timeout)
+    return result
+
+
+def _without_disabled(observed: Observed, project: Project) -> Observed:
+    """Containers of profile-disabled services are neither planned nor orphans."""
+    if not project.disabled:
+        return observed
+    kept = tuple(c for c in observed.containers if c.service not in project.disabled)
+    return Observed(observed.project, kept, observed.networks, observed.volumes,
+                    observed.engine_networks, observed.engine_volumes)
+
+
+def _run(plan: Plan, applier: Applier, limit: int, reporter: Reporter | None) -> None:
+    outcome = asyncio.run(execute(plan.actions, applier.run, limit=limit, reporter=reporter))
+    raise_for(outcome, plan.by_id())
+
+
+def wait_services(driver: Driver, project: Project, services: list[str], *,
+                  timeout: float | None) -> None:
+    """--wait: every service running (or healthy when it has a healthcheck); one-shot ones exited 0."""
+    one_shot = {dep for svc in project.services.values()
+                for dep, cfg in ((svc.get("depends_on") or {}) if isinstance(svc.get("depends_on"), Mapping)
+                                 else {}).items()
+                if (cfg or {}).get("condition") == "service_completed_successfully"}
+
+    def condition(name: str) -> str:
+        if name in one_shot:
+            return "service_completed_successfully"
+        return "service_healthy" if project.services[name].get("healthcheck") else "service_started"
+
+    async def all_of() -> None:
+        waits = [wait_condition(driver, project.name, s, condition(s), timeout=timeout)
+                 for s in services if replicas_of(project.services[s]) > 0]
+        try:
+            await asyncio.gather(*waits)
+        except ExecutionError as exc:
+            raise ExecutionError(f"application not healthy: {exc}") from exc
+
+    asyncio.run(all_of())

@@ -1,0 +1,228 @@
+"""The Driver for one Docker engine, through the docker SDK (low-level API client).
+
+The only code that builds a docker client for the laptop path. ``host`` is what ``-H`` or
+DOCKER_HOST say: ``unix:///…``, ``tcp://…`` or ``ssh://user@host`` (the SDK's paramiko transport,
+host keys checked against known_hosts, unknown keys refused).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Mapping
+
+from stackctl import labels as L
+from stackctl.drivers._errors import convert, is_not_found, translate
+from stackctl.drivers.base import BuildSpec, ContainerSpec
+from stackctl.errors import DriverError
+from stackctl.plan.observed import Observed, ObservedContainer, ObservedNetwork, ObservedVolume
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+_EXITED = re.compile(r"Exited \((-?\d+)\)")
+
+
+def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
+    """An entry of GET /containers/json -> ObservedContainer (health parsed from Status)."""
+    labels = raw.get("Labels") or {}
+    status = raw.get("Status") or ""
+    health = None
+    if "(healthy)" in status:
+        health = "healthy"
+    elif "(unhealthy)" in status:
+        health = "unhealthy"
+    elif "(health: starting)" in status:
+        health = "starting"
+    exited = _EXITED.search(status)
+    nets = ((raw.get("NetworkSettings") or {}).get("Networks") or {})
+    mounts = frozenset(m.get("Name") for m in raw.get("Mounts") or [] if m.get("Type") == "volume" and m.get("Name"))
+    ports = tuple((p.get("IP", ""), int(p["PublicPort"]), int(p["PrivatePort"]), p.get("Type", "tcp"))
+                  for p in raw.get("Ports") or [] if p.get("PublicPort"))
+    return ObservedContainer(
+        id=raw["Id"], name=(raw.get("Names") or ["/?"])[0].lstrip("/"), service=labels.get(L.SERVICE, ""),
+        number=int(labels.get(L.CONTAINER_NUMBER) or 0), state=raw.get("State") or "",
+        health=health, exit_code=int(exited.group(1)) if exited else None, image=raw.get("Image") or "",
+        labels=labels, networks=frozenset(nets), mounts=mounts, created=str(raw.get("Created") or ""),
+        ports=ports, command=raw.get("Command") or "")
+
+
+def _inspected(raw: Mapping[str, Any]) -> ObservedContainer:
+    """GET /containers/{id}/json -> ObservedContainer."""
+    state = raw.get("State") or {}
+    cfg = raw.get("Config") or {}
+    labels = cfg.get("Labels") or {}
+    return ObservedContainer(
+        id=raw["Id"], name=str(raw.get("Name", "")).lstrip("/"), service=labels.get(L.SERVICE, ""),
+        number=int(labels.get(L.CONTAINER_NUMBER) or 0), state=state.get("Status") or "",
+        health=(state.get("Health") or {}).get("Status"),
+        exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
+        image=cfg.get("Image") or "", labels=labels,
+        networks=frozenset(((raw.get("NetworkSettings") or {}).get("Networks") or {})),
+        created=str(raw.get("Created") or ""))
+
+
+class DockerEngine:
+    """Driver over one engine. Thread-safe for concurrent calls (one pooled HTTP client)."""
+
+    def __init__(self, *, host: str | None = None, timeout: int = 120, pool_size: int = 32) -> None:
+        self.host = host or DEFAULT_HOST
+        with translate(where=self.host, what="connect"):
+            import docker  # lazy: keeps `stackctl --help` fast
+
+            self.api = docker.APIClient(base_url=self.host, version="auto", timeout=timeout,
+                                        max_pool_size=pool_size, use_ssh_client=False)
+
+    def _t(self, what: str, service: str | None = None):  # type: ignore[no-untyped-def]
+        return translate(where=self.host, service=service, what=what)
+
+    # --- observation
+    def observe(self, project: str, *, services: tuple[str, ...] = ()) -> Observed:
+        with self._t("list containers"):
+            raw = self.api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
+            nets = self.api.networks()
+            vols = (self.api.volumes() or {}).get("Volumes") or []
+        containers = tuple(c for c in map(parse_container, raw) if not services or c.service in services)
+        mine_n = tuple(ObservedNetwork(n["Name"], (n.get("Labels") or {}).get(L.NETWORK, n["Name"]), n["Id"],
+                                       (n.get("Labels") or {}).get(L.CONFIG_HASH), n.get("Labels") or {})
+                       for n in nets if (n.get("Labels") or {}).get(L.PROJECT) == project)
+        mine_v = tuple(ObservedVolume(v["Name"], (v.get("Labels") or {}).get(L.VOLUME, v["Name"]),
+                                      (v.get("Labels") or {}).get(L.CONFIG_HASH), v.get("Labels") or {})
+                       for v in vols if (v.get("Labels") or {}).get(L.PROJECT) == project)
+        return Observed(project, containers, mine_n, mine_v, frozenset(n["Name"] for n in nets),
+                        frozenset(v["Name"] for v in vols))
+
+    def list_projects(self) -> list[tuple[str, list[ObservedContainer]]]:
+        with self._t("list containers"):
+            raw = self.api.containers(all=True, filters={"label": L.PROJECT})
+        projects: dict[str, list[ObservedContainer]] = {}
+        for c in map(parse_container, raw):
+            projects.setdefault(c.labels.get(L.PROJECT, ""), []).append(c)
+        return sorted(projects.items())
+
+    # --- images
+    def image_id(self, ref: str) -> str | None:
+        info = self.image_info(ref)
+        return str(info["Id"]) if info else None
+
+    def image_info(self, ref: str) -> Mapping[str, Any] | None:
+        try:
+            with self._t(f"inspect image {ref}"):
+                return self.api.inspect_image(ref)  # type: ignore[no-any-return]
+        except DriverError as exc:
+            if exc.__cause__ is not None and is_not_found(exc.__cause__):
+                return None
+            raise
+
+    def pull_image(self, ref: str) -> None:
+        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        with self._t(f"pull {ref}"):
+            for event in self.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+                if event.get("error"):
+                    raise DriverError(f"pull {ref}: {event['error']}")
+
+    def build_image(self, spec: BuildSpec) -> str:
+        with self._t(f"build {spec.tag}"):
+            stream = self.api.build(path=spec.context, dockerfile=spec.dockerfile, tag=spec.tag,
+                                    buildargs=dict(spec.args) or None, target=spec.target,
+                                    labels=dict(spec.labels) or None, nocache=spec.no_cache, pull=spec.pull,
+                                    rm=True, forcerm=True, decode=True)
+            for event in stream:
+                if event.get("error"):
+                    raise DriverError(f"build {spec.tag}: {' '.join(str(event['error']).split())}")
+        image = self.image_id(spec.tag)
+        if image is None:
+            raise DriverError(f"build {spec.tag}: the engine reported no image")
+        return image
+
+    def remove_image(self, ref: str) -> None:
+        with self._t(f"remove image {ref}"):
+            self.api.remove_image(ref)
+
+    # --- networks and volumes
+    def create_network(self, name: str, config: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+        body = {"Name": name, "CheckDuplicate": True, **config, "Labels": dict(labels)}
+        with self._t(f"create network {name}"):
+            self.api._result(self.api._post_json(self.api._url("/networks/create"), data=body), True)
+
+    def remove_network(self, name: str) -> None:
+        with self._t(f"remove network {name}"):
+            self.api.remove_network(name)
+
+    def create_volume(self, name: str, config: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+        with self._t(f"create volume {name}"):
+            self.api.create_volume(name, driver=config.get("Driver") or "local",
+                                   driver_opts=config.get("DriverOpts") or None, labels=dict(labels))
+
+    def remove_volume(self, name: str) -> None:
+        with self._t(f"remove volume {name}"):
+            self.api.remove_volume(name)
+
+    # --- containers
+    def create_container(self, spec: ContainerSpec) -> str:
+        nets = list(spec.networks.items())
+        config = dict(spec.config)
+        if nets:
+            config["NetworkingConfig"] = {"EndpointsConfig": {nets[0][0]: dict(nets[0][1])}}
+        with self._t(f"create container {spec.name}", spec.service):
+            cid = str(self.api.create_container_from_config(config, spec.name)["Id"])
+            for net, ep in nets[1:]:
+                body = {"Container": cid, "EndpointConfig": dict(ep)}
+                self.api._result(self.api._post_json(self.api._url("/networks/{0}/connect", net), data=body))
+        return cid
+
+    def start_container(self, ref: str) -> None:
+        with self._t(f"start container {ref}"):
+            self.api.start(ref)
+
+    def stop_container(self, ref: str, *, timeout: int | None = None) -> None:
+        with self._t(f"stop container {ref}"):
+            self.api.stop(ref, timeout=timeout)
+
+    def kill_container(self, ref: str, *, signal: str = "SIGKILL") -> None:
+        with self._t(f"kill container {ref}"):
+            self.api.kill(ref, signal=signal)
+
+    def restart_container(self, ref: str, *, timeout: int | None = None) -> None:
+        with self._t(f"restart container {ref}"):
+            self.api.restart(ref, timeout=10 if timeout is None else timeout)
+
+    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        with self._t(f"remove container {ref}"):
+            self.api.remove_container(ref, force=force, v=volumes)
+
+    def rename_container(self, ref: str, name: str) -> None:
+        with self._t(f"rename container {ref}"):
+            self.api.rename(ref, name)
+
+    def inspect_container(self, ref: str) -> ObservedContainer:
+        with self._t(f"inspect container {ref}"):
+            return _inspected(self.api.inspect_container(ref))
+
+    def wait_container(self, ref: str) -> int:
+        with self._t(f"wait container {ref}"):
+            return int(self.api.wait(ref, timeout=None)["StatusCode"])
+
+    def logs(self, ref: str, *, follow: bool = False, tail: str = "all",
+             timestamps: bool = False, since: str | None = None) -> Iterator[bytes]:
+        with self._t(f"logs {ref}"):
+            stream = self.api.logs(ref, stream=True, follow=follow, tail=tail if tail != "all" else "all",
+                                   timestamps=timestamps, since=since)
+        try:
+            yield from stream
+        except Exception as exc:
+            raise convert(exc, where=self.host, what=f"logs {ref}") from exc
+
+    def exec(self, ref: str, cmd: list[str], *, user: str | None = None, workdir: str | None = None,
+             env: Mapping[str, str] | None = None, tty: bool = False, detach: bool = False,
+             out: Any = None) -> int:
+        with self._t(f"exec in {ref}"):
+            ex = self.api.exec_create(ref, cmd, user=user or "", workdir=workdir, tty=tty,
+                                      environment=dict(env or {}) or None)
+            stream = self.api.exec_start(ex["Id"], detach=detach, tty=tty, stream=not detach, demux=not tty)
+            if detach:
+                return 0
+            for chunk in stream:
+                if out is not None:
+                    out(chunk)
+            return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0)
+
+    def close(self) -> None:
+        self.api.close()

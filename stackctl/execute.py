@@ -1,0 +1,144 @@
+"""Apply a Plan along its DAG: each action starts as soon as all the actions it needs succeeded.
+
+asyncio, no barrier per dependency level, a concurrency limit on engine calls, dependents of a
+failure skipped and reported, progress through a reporter callback the caller supplies.
+The work of one action is done by the ``run`` coroutine function given by the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Sequence
+
+from stackctl.errors import ExecutionError, StackctlError
+from stackctl.plan.actions import Action
+
+STARTED, DONE, FAILED, SKIPPED = "started", "done", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress of one action, given to the reporter."""
+
+    action: Action
+    status: str
+    elapsed: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Outcome:
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+Runner = Callable[[Action], Awaitable[None]]
+Reporter = Callable[[Event], None]
+
+
+def _noop(event: Event) -> None:
+    return None
+
+
+class _Run:
+    def __init__(self, actions: Sequence[Action], run: Runner, limit: int, reporter: Reporter,
+                 clock: Callable[[], float]) -> None:
+        self.by_id = {a.id: a for a in actions}
+        self.run, self.reporter, self.clock = run, reporter, clock
+        self.sem = asyncio.Semaphore(max(1, limit))
+        self.waiting = {a.id: {n for n in a.needs if n in self.by_id and n != a.id} for a in actions}
+        self.dependents: dict[str, list[str]] = {}
+        for a in actions:
+            for n in self.waiting[a.id]:
+                self.dependents.setdefault(n, []).append(a.id)
+        self.outcome = Outcome()
+        self.tasks: dict[asyncio.Task[None], str] = {}
+
+    async def go(self) -> Outcome:
+        for aid, needs in self.waiting.items():
+            if not needs:
+                self._launch(aid)
+        while self.tasks:
+            finished, _ = await asyncio.wait(list(self.tasks), return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                self._settle(self.tasks.pop(task), task)
+        return self.outcome
+
+    def _launch(self, aid: str) -> None:
+        self.tasks[asyncio.ensure_future(self._one(self.by_id[aid]))] = aid
+
+    async def _one(self, action: Action) -> None:
+        if action.throttled:
+            async with self.sem:
+                await self._timed(action)
+        else:
+            await self._timed(action)
+
+    async def _timed(self, action: Action) -> None:
+        start = self.clock()
+        self.reporter(Event(action, STARTED))
+        try:
+            await self.run(action)
+        except Exception as exc:
+            self.reporter(Event(action, FAILED, self.clock() - start, _message(exc)))
+            raise
+        self.reporter(Event(action, DONE, self.clock() - start))
+
+    def _settle(self, aid: str, task: asyncio.Task[None]) -> None:
+        exc = task.exception()
+        if exc is None:
+            self.outcome.done.append(aid)
+            for dep in self.dependents.get(aid, ()):
+                self.waiting[dep].discard(aid)
+                if not self.waiting[dep] and dep not in self.outcome.skipped:
+                    self._launch(dep)
+            return
+        if not isinstance(exc, Exception):
+            raise exc
+        self.outcome.failed[aid] = _message(exc)
+        self._skip_dependents(aid)
+
+    def _skip_dependents(self, aid: str) -> None:
+        todo = list(self.dependents.get(aid, ()))
+        while todo:
+            dep = todo.pop()
+            if dep in self.outcome.skipped:
+                continue
+            self.outcome.skipped.append(dep)
+            self.reporter(Event(self.by_id[dep], SKIPPED, error=f"{aid} failed"))
+            todo.extend(self.dependents.get(dep, ()))
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, StackctlError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def execute(actions: Sequence[Action], run: Runner, *, limit: int = 16,
+                  reporter: Reporter | None = None, clock: Callable[[], float] = time.monotonic) -> Outcome:
+    """Run every action once its needs succeeded; never raises for an action's failure."""
+    return await _Run(actions, run, limit, reporter or _noop, clock).go()
+
+
+def raise_for(outcome: Outcome, by_id: dict[str, Action]) -> None:
+    """ExecutionError naming each failed action's service and the skipped dependents."""
+    if outcome.ok:
+        return
+    parts = []
+    for aid, msg in outcome.failed.items():
+        act = by_id.get(aid)
+        who = f"service {act.service}" if act and act.service else aid
+        parts.append(f"{who}: {msg}")
+    skipped = sorted({by_id[s].service or s for s in outcome.skipped if s in by_id})
+    message = "; ".join(parts)
+    if skipped:
+        message += f" (not started because of it: {', '.join(s for s in skipped if s)})"
+    raise ExecutionError(message, failed=dict(outcome.failed), skipped=list(outcome.skipped))

@@ -1,0 +1,80 @@
+"""The Plan: Actions on the engine, each with the Reason it is needed and what it waits for.
+
+An action ``needs`` other actions by id; the executor runs it as soon as all of them succeeded.
+Waiting for a ``depends_on`` condition is itself an action (kind ``wait``), so the executor needs no
+knowledge of conditions and there is no barrier per dependency level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+# Kinds of action, in the order a plan prints them.
+KINDS = (
+    "create_network", "create_volume", "pull_image", "build_image",
+    "create_container", "recreate_container", "start_container", "stop_container",
+    "restart_container", "kill_container", "remove_container", "wait",
+    "remove_network", "remove_volume",
+)
+# Kinds that hold no engine call while they run (they poll); the concurrency limit does not apply.
+UNTHROTTLED = frozenset({"wait"})
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an action is in the plan, e.g. ``config changed`` or ``scale 3 -> 1``."""
+
+    code: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.detail})" if self.detail else self.code
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step. ``id`` is unique in a plan, e.g. ``start_container:web-2``."""
+
+    kind: str
+    target: str  # container name, network/volume name, image ref, or `<service>:<condition>`
+    reason: Reason
+    service: str | None = None
+    number: int | None = None
+    needs: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+    @property
+    def throttled(self) -> bool:
+        return self.kind not in UNTHROTTLED
+
+    def describe(self) -> str:
+        """One line for --dry-run and progress: `recreate container p-web-1: config changed`."""
+        return f"{self.kind.replace('_', ' ')} {self.target}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Actions plus warnings found while planning (orphans, custom names, ...)."""
+
+    actions: tuple[Action, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def ids(self) -> set[str]:
+        return {a.id for a in self.actions}
+
+    def by_id(self) -> dict[str, Action]:
+        return {a.id: a for a in self.actions}
+
+    def of_kind(self, kind: str) -> list[Action]:
+        return [a for a in self.actions if a.kind == kind]
+
+    def lines(self) -> list[str]:
+        """Human-readable plan (the output of --dry-run)."""
+        if not self.actions:
+            return ["nothing to do: every container is up to date"]
+        return [a.describe() for a in self.actions]

@@ -1,0 +1,85 @@
+"""Applying plans on the in-memory driver: recreate safety, conditions, skipped dependents."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from stackctl.compose.apply import Applier, condition_state
+from stackctl.compose.project import from_document
+from stackctl.drivers.fake import FakeDriver
+from stackctl.errors import ExecutionError
+from stackctl.execute import execute, raise_for
+from stackctl.plan.diff import UpOptions, plan_up
+from stackctl.plan.observed import ObservedContainer
+from tests.unit.plan._docs import BUSYBOX, doc, service, web_db
+
+IMAGE_ID = "sha256:" + "2" * 64
+
+
+def up(document, driver, **options):
+    plan = plan_up(document, driver.observe(document["name"]), project=document["name"],
+                   image_ids={s: IMAGE_ID for s in document["services"]}, options=UpOptions(**options))
+    applier = Applier(driver, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]},
+                      wait_timeout=2)
+    outcome = asyncio.run(execute(plan.actions, applier.run))
+    raise_for(outcome, plan.by_id())
+    return plan
+
+
+def test_recreate_that_cannot_create_the_new_container_leaves_the_old_one_running() -> None:
+    driver = FakeDriver(images={BUSYBOX: IMAGE_ID}, health={"db": "healthy"})
+    up(web_db(), driver)
+    old = {c.name: c.id for c in driver.containers.values()}
+    driver.fail_create = {"web"}
+    with pytest.raises(ExecutionError, match="service web: cannot create"):
+        up(web_db(environment={"A": "new"}), driver)
+    web = [c for c in driver.containers.values() if c.service == "web"]
+    assert [(c.id, c.state) for c in web] == [(old["p-web-1"], "running")]
+
+
+def test_successful_recreate_replaces_the_container_under_the_same_name_with_replace_label() -> None:
+    driver = FakeDriver(images={BUSYBOX: IMAGE_ID}, health={"db": "healthy"})
+    up(web_db(), driver)
+    old_id = next(c.id for c in driver.containers.values() if c.name == "p-web-1")
+    up(web_db(environment={"A": "new"}), driver)
+    web = [c for c in driver.containers.values() if c.service == "web"]
+    assert len(web) == 1 and web[0].name == "p-web-1" and web[0].id != old_id
+    assert web[0].labels["com.docker.compose.replace"] == "web-1"
+
+
+def test_dependency_that_exits_fails_the_wait_and_skips_the_dependent() -> None:
+    driver = FakeDriver(images={BUSYBOX: IMAGE_ID}, exit_codes={"db": 3})
+    with pytest.raises(ExecutionError) as err:
+        up(web_db(), driver)
+    assert "container p-db-1 exited (3)" in str(err.value)
+    assert "web" in err.value.lines()[0]
+    assert not any(c.service == "web" and c.running for c in driver.containers.values())
+
+
+def test_completed_successfully_condition_lets_the_dependent_start() -> None:
+    document = doc({"init": service(), "app": service(depends_on={
+        "init": {"condition": "service_completed_successfully", "required": True}})})
+    driver = FakeDriver(images={BUSYBOX: IMAGE_ID}, exit_codes={"init": 0})
+    up(document, driver)
+    assert any(c.service == "app" and c.running for c in driver.containers.values())
+
+
+def _c(state: str, health: str | None = None, code: int | None = None) -> ObservedContainer:
+    return ObservedContainer(id="x", name="p-db-1", service="db", number=1, state=state, health=health,
+                             exit_code=code)
+
+
+@pytest.mark.parametrize("containers, condition, expected", [
+    ([_c("running", "healthy")], "service_healthy", True),
+    ([_c("running", "starting")], "service_healthy", False),
+    ([_c("running", "unhealthy")], "service_healthy", "container p-db-1 is unhealthy"),
+    ([_c("running")], "service_healthy", "container p-db-1 has no healthcheck configured"),
+    ([_c("running")], "service_started", True),
+    ([_c("exited", code=0)], "service_completed_successfully", True),
+    ([_c("exited", code=2)], "service_completed_successfully", 'service "db" didn\'t complete successfully: exit 2'),
+    ([], "service_started", "service db has no container"),
+])
+def test_condition_state(containers, condition, expected) -> None:
+    assert condition_state(containers, "db", condition) == expected

@@ -1,0 +1,83 @@
+"""The DAG executor: eager starts, failures skip dependents, concurrency limit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from stackctl.errors import DriverError, ExecutionError
+from stackctl.execute import DONE, FAILED, SKIPPED, STARTED, execute, raise_for
+from stackctl.plan.actions import Action, Reason
+
+
+def act(name: str, *needs: str, kind: str = "start_container", service: str | None = None) -> Action:
+    return Action(kind, name, Reason("test"), service or name, 1, tuple(f"{kind}:{n}" if ":" not in n else n
+                                                                        for n in needs))
+
+
+def test_an_action_starts_as_soon_as_its_own_needs_are_done_without_waiting_for_a_level() -> None:
+    # a -> b; c is slow and only finishes once b ran: a level-by-level executor would deadlock.
+    b_ran = None
+
+    async def run(action: Action) -> None:
+        if action.target == "c":
+            await asyncio.wait_for(b_ran.wait(), 2)
+        if action.target == "b":
+            b_ran.set()
+
+    async def main():
+        nonlocal b_ran
+        b_ran = asyncio.Event()
+        return await execute([act("a"), act("c"), act("b", "a")], run)
+
+    outcome = asyncio.run(main())
+    assert outcome.ok and sorted(outcome.done) == ["start_container:a", "start_container:b", "start_container:c"]
+
+
+def test_failure_skips_every_dependent_and_reports_both_while_others_finish() -> None:
+    events = []
+
+    async def run(action: Action) -> None:
+        if action.target == "db":
+            raise DriverError("image not found: nope", service="db")
+
+    actions = [act("db"), act("api", "db"), act("web", "api"), act("cache")]
+    outcome = asyncio.run(execute(actions, run, reporter=events.append))
+    assert outcome.failed == {"start_container:db": "image not found: nope"}
+    assert sorted(outcome.skipped) == ["start_container:api", "start_container:web"]
+    assert "start_container:cache" in outcome.done
+    assert {(e.action.target, e.status) for e in events} >= {("db", FAILED), ("api", SKIPPED), ("cache", DONE)}
+    with pytest.raises(ExecutionError) as err:
+        raise_for(outcome, {a.id: a for a in actions})
+    assert "service db: image not found: nope" in str(err.value)
+    assert "api" in str(err.value) and "web" in str(err.value)
+
+
+def test_concurrency_limit_applies_to_engine_calls_but_not_to_waits() -> None:
+    running, peak = 0, 0
+
+    async def run(action: Action) -> None:
+        nonlocal running, peak
+        if action.kind == "wait":
+            await asyncio.sleep(0.05)
+            return
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    actions = [act(f"c{i}") for i in range(10)] + [act(f"w{i}", kind="wait") for i in range(5)]
+    outcome = asyncio.run(execute(actions, run, limit=3))
+    assert outcome.ok and peak == 3
+
+
+def test_reporter_sees_start_and_end_with_elapsed_time() -> None:
+    ticks = iter([0.0, 1.5])
+    events = []
+
+    async def run(action: Action) -> None:
+        return None
+
+    asyncio.run(execute([act("a")], run, reporter=events.append, clock=lambda: next(ticks)))
+    assert [(e.status, e.elapsed) for e in events] == [(STARTED, 0.0), (DONE, 1.5)]
