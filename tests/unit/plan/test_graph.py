@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from stackctl.plan.graph import (
     with_dependencies,
 )
 from stackctl.spec.model import Project
+from tests.support import env
 
 
 def dep(condition: str = "service_started", *, restart: bool = False, required: bool = True) -> dict[str, Any]:
@@ -183,3 +185,27 @@ def test_renderings_of_a_project_without_dependencies() -> None:
     graph = dependency_graph({"services": {"solo": {"image": "x"}}})
     assert render(graph, fmt="text", name="p") == "p: 1 service, in startup order\nsolo\n"
     assert "->" not in render(graph, fmt="dot", name="p").replace("rankdir", "")
+
+
+# -- every project the oracle accepted is a DAG whose edges mirror its depends_on ---------------------
+
+def test_every_accepted_corpus_project_orders_its_services() -> None:
+    expected = env.shared_dir() / "conformance" / "expected"
+    checked = 0
+    for path in sorted(expected.glob("*.json")):
+        if path.name == "MANIFEST.json":
+            continue
+        doc = json.loads(path.read_text())
+        graph = dependency_graph(Project.from_dict(doc))
+        order = startup_order(graph)
+        for name, service in doc["services"].items():
+            for dep, entry in (service.get("depends_on") or {}).items():
+                if dep not in doc["services"]:  # a disabled service, allowed only when not required
+                    assert entry["required"] is False and not graph.has_edge(name, dep), path.name
+                    continue
+                attrs = graph.edges[name, dep]
+                assert (attrs["condition"], attrs["restart"], attrs["required"]) == (
+                    entry["condition"], entry.get("restart", False), entry["required"]), (path.name, name, dep)
+                assert order.index(dep) < order.index(name), path.name
+                checked += 1
+    assert checked > 50
