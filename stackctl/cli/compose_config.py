@@ -19,13 +19,15 @@ def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("service_names", nargs="*", metavar="SERVICE")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     for name in LISTINGS:
-        p.add_argument(f"--{name}", action="store_true", help=f"print the {name}, one per line")
+        p.add_argument(f"--{name}", dest=f"list_{name}", action="store_true",
+                       help=f"print the {name}, one per line")
     p.add_argument("-q", "--quiet", action="store_true", help="only validate, print nothing")
     p.add_argument("--no-interpolate", action="store_true", help="don't interpolate variables")
     p.add_argument("--no-normalize", action="store_true", help="don't normalize the model")
     p.add_argument("--no-path-resolution", action="store_true", help="don't make file paths absolute")
     p.add_argument("--no-consistency", action="store_true", help="don't check the model's consistency")
-    p.add_argument("--no-env-resolution", action="store_true", help="don't fold env_file into environment")
+    p.add_argument("--no-env-resolution", action="store_true",
+                   help="accepted for compatibility (docker compose v2.40.3 folds env_file all the same)")
     p.add_argument("--all-resources", action="store_true", help="keep resources no service uses")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=run)
@@ -51,7 +53,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"services": () if listing in ("services", "volumes", "networks") else tuple(args.service_names),
             "interpolate": not args.no_interpolate, "normalize": not args.no_normalize,
             "resolve_paths": not args.no_path_resolution, "consistency": not args.no_consistency,
-            "resolve_env": not (args.no_env_resolution or listing), "all_resources": args.all_resources,
+            "resolve_env": not listing, "all_resources": args.all_resources,
             "model_only": args.no_interpolate and not listing}
 
 
@@ -65,7 +67,7 @@ def render(args: argparse.Namespace, options: ProjectOptions) -> tuple[str, list
 
 
 def _listing_flag(args: argparse.Namespace) -> str | None:
-    return next((name for name in LISTINGS if getattr(args, name)), None)
+    return next((name for name in LISTINGS if getattr(args, f"list_{name}")), None)
 
 
 def _render(project: LoadedProject, args: argparse.Namespace) -> str:

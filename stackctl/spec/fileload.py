@@ -127,6 +127,8 @@ class FileLoader:
                           interpolate=self.ctx.interpolate, validate=False, apply_extends=False,
                           apply_include=False)
         model = FileLoader(ctx).load_files([source], base_dir=os.path.dirname(path), included=())
+        for doc in source.documents:
+            _restore_resets(model, doc.data)
         services = model.get("services")
         if "services" not in model:
             raise SpecError(Problem(current, f"services.{name}.extends",
@@ -163,6 +165,24 @@ def merge_service(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
 
     merged = merge({"services": {"x": base}}, {"services": {"x": override}})
     return dict(merged["services"]["x"])
+
+
+def _restore_resets(model: dict[str, Any], raw: Any) -> None:
+    """Put back the ``!reset`` markers of a base file's services that loading consumed.
+
+    compose-go keeps a file's reset paths and applies them again when a service of that file extends
+    another one, so ``command: !reset`` in the base removes the command it would inherit."""
+    from stackctl.spec.yaml12 import Reset
+
+    services = raw.get("services") if isinstance(raw, dict) else None
+    loaded = model.get("services")
+    if not isinstance(services, dict) or not isinstance(loaded, dict):
+        return
+    for name, service in services.items():
+        if isinstance(service, dict) and isinstance(loaded.get(name), dict):
+            for key, value in service.items():
+                if value is Reset:
+                    loaded[name][key] = Reset
 
 
 def _omit_empty_dns(model: dict[str, Any]) -> dict[str, Any]:
