@@ -41,7 +41,7 @@ import calendar
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from yaml import events
@@ -84,7 +84,7 @@ class ResetType:
 
     _instance: ResetType | None = None
 
-    def __new__(cls) -> ResetType:
+    def __new__(cls) -> Self:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
