@@ -57,7 +57,9 @@ def _attr(entry: Any, name: str) -> Any:
 def _depends_on(name: str, service: Any) -> Iterator[Edge]:
     deps = _get(service, "depends_on") or {}
     if isinstance(deps, (list, tuple)):  # short syntax, before normalization
-        deps = {d: None for d in deps}
+        deps = {d: None for d in deps if isinstance(d, str)}
+    if not isinstance(deps, Mapping):
+        return
     for dep, entry in deps.items():
         condition = _attr(entry, "condition") if entry is not None else None
         restart = _attr(entry, "restart") if entry is not None else None
@@ -66,17 +68,22 @@ def _depends_on(name: str, service: Any) -> Iterator[Edge]:
 
 
 def _implicit(name: str, service: Any) -> Iterator[Edge]:
-    for link in _get(service, "links") or ():
+    for link in _strings(_get(service, "links")):
         yield Edge(name, link.split(":", 1)[0], "links")
     for key in NAMESPACE_KEYS:
         value = _get(service, key)
         if isinstance(value, str) and value.startswith("service:"):
             yield Edge(name, value[len("service:"):], key)
-    for source in _get(service, "volumes_from") or ():
+    for source in _strings(_get(service, "volumes_from")):
         if source.startswith("container:"):
             continue
         ref = source.removeprefix("service:")
         yield Edge(name, ref.split(":", 1)[0], "volumes_from", restart=False)
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings of a list (the consistency check also runs on documents that are not valid yet)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
 
 
 def service_edges(name: str, service: Mapping[str, Any] | Any) -> list[Edge]:

@@ -209,3 +209,9 @@ def test_every_accepted_corpus_project_orders_its_services() -> None:
                 assert order.index(dep) < order.index(name), path.name
                 checked += 1
     assert checked > 50
+
+
+def test_find_cycle_tolerates_documents_that_are_not_valid_yet() -> None:
+    services = {"a": {"depends_on": "b", "links": [1, "b"], "volumes_from": None, "network_mode": 3},
+                "b": {"depends_on": ["a", None]}}
+    assert find_cycle(services) == ["a", "b", "a"]
