@@ -49,7 +49,8 @@ def format_path(path: Sequence[str | int]) -> str:
 
 def load_schema() -> dict[str, Any]:
     """The compose schema as a dict, from the installed package or from the checkout."""
-    return json.loads(_schema_text())
+    schema: dict[str, Any] = json.loads(_schema_text())
+    return schema
 
 
 # --------------------------------------------------------------------------------------------------
