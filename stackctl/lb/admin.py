@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.errors import LoadBalancerError
+from stackctl.lb.config import os_reason
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_REQUEST = 64 * 1024
@@ -51,7 +52,7 @@ async def serve(path: Path, handler: Handler) -> asyncio.AbstractServer:
     try:
         server = await asyncio.start_unix_server(handle, str(path), limit=MAX_REQUEST)
     except OSError as exc:
-        raise LoadBalancerError(f"admin socket {path}: {exc.strerror or exc}") from exc
+        raise LoadBalancerError(f"admin socket {path}: {os_reason(exc)}") from exc
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
@@ -72,7 +73,7 @@ def request(path: Path | str, cmd: str, *, timeout: float = 10.0) -> dict[str, A
                     break
                 data += chunk
     except OSError as exc:
-        raise LoadBalancerError(f"balancer admin socket {path}: {exc.strerror or exc}") from exc
+        raise LoadBalancerError(f"balancer admin socket {path}: {os_reason(exc)}") from exc
     try:
         answer = json.loads(data)
     except ValueError as exc:

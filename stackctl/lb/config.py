@@ -154,6 +154,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def os_reason(exc: OSError) -> str:
+    """``Address already in use``: the system's words for an OSError, also for uvloop's errors."""
+    import os
+
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 def parse(doc: Any, *, file: str = "lb.yaml") -> Config:
     """Validate a loaded ``lb.yaml`` document and build the :class:`Config`; all problems at once."""
     problems = _Problems(file)

@@ -9,7 +9,7 @@ import asyncio
 from typing import Any
 
 from stackctl.errors import LoadBalancerError
-from stackctl.lb.config import Address, is_loopback
+from stackctl.lb.config import Address, is_loopback, os_reason
 
 _LISTENER = (
     ("connections_total", "counter", "connections", "Connections (TCP) or flows (UDP) accepted."),
@@ -80,4 +80,4 @@ async def serve(address: Address, stats: Any) -> asyncio.AbstractServer:
     try:
         return await asyncio.start_server(handle, address.host, address.port)
     except OSError as exc:
-        raise LoadBalancerError(f"metrics: cannot bind {address}: {exc.strerror or exc}") from exc
+        raise LoadBalancerError(f"metrics: cannot bind {address}: {os_reason(exc)}") from exc

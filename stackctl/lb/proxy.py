@@ -17,7 +17,7 @@ from typing import Any
 
 from stackctl.errors import LoadBalancerError
 from stackctl.lb import proxyproto
-from stackctl.lb.config import BackendSpec, HealthCheck, Listener
+from stackctl.lb.config import BackendSpec, HealthCheck, Listener, os_reason
 from stackctl.lb.pool import Backend, Pool
 
 PENDING_LIMIT = 256 * 1024  # client bytes held while the backend connect is in flight
@@ -50,7 +50,7 @@ class TcpListener:
                 reuse_address=True, reuse_port=self.reuse_port or None)
         except OSError as exc:
             raise LoadBalancerError(
-                f"listener {self.config.name}: cannot bind {bind}/tcp: {exc.strerror or exc}") from exc
+                f"listener {self.config.name}: cannot bind {bind}/tcp: {os_reason(exc)}") from exc
         self._schedule_sweep()
 
     @property

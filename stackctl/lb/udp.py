@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from stackctl.errors import LoadBalancerError
-from stackctl.lb.config import BackendSpec, HealthCheck, Listener
+from stackctl.lb.config import BackendSpec, HealthCheck, Listener, os_reason
 from stackctl.lb.pool import Backend, Pool
 from stackctl.lb.proxy import IDLE_TICKS, backend_stats
 
@@ -49,7 +49,7 @@ class UdpListener:
                 lambda: _Front(self), local_addr=(bind.host, bind.port))
         except OSError as exc:
             raise LoadBalancerError(
-                f"listener {self.config.name}: cannot bind {bind}/udp: {exc.strerror or exc}") from exc
+                f"listener {self.config.name}: cannot bind {bind}/udp: {os_reason(exc)}") from exc
         self._schedule_sweep()
 
     def reconfigure(self, config: Listener) -> None:

@@ -1,0 +1,100 @@
+"""`stackctl lb serve` and `stackctl lb stats` as a user runs them (real processes, loopback)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.integration.lb.servers import backend_process, free_port
+
+
+def ask(port: int, line: str = "hi") -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(line.encode() + b"\n")
+        return sock.makefile().readline().strip()
+
+
+def serve(config: Path, tmp: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "lb", "serve", "-c", str(config), "--pidfile",
+                             str(tmp / "pid")], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not (tmp / "pid").exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "lb serve did not start"
+        time.sleep(0.05)
+    return proc
+
+
+def test_a_bad_file_is_reported_in_one_line_per_problem(tmp_path: Path, cli) -> None:
+    bad = tmp_path / "lb.yaml"
+    bad.write_text("listeners:\n  web:\n    bind: 127.0.0.1:http\n    backends: [10.0.0.1]\n")
+    out = cli("lb", "serve", "-c", str(bad))
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        f"stackctl: {bad}: listeners.web.backends[0]: expected host:port, got '10.0.0.1'",
+        f"stackctl: {bad}: listeners.web.bind: port must be 1-65535, got 'http'",
+    ]
+
+
+def test_a_port_in_use_is_named(tmp_path: Path, cli) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "lb.yaml").write_text(f"listeners:\n  web:\n    bind: 127.0.0.1:{port}\n")
+        out = cli("lb", "serve", "-c", str(tmp_path / "lb.yaml"), "--admin", str(tmp_path / "a.sock"))
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"stackctl: listener web: cannot bind 127.0.0.1:{port}/tcp: Address already in use"
+
+
+def test_serve_stats_metrics_and_a_graceful_sigterm(tmp_path: Path, cli) -> None:
+    port, metrics = free_port(), free_port()
+    with backend_process("a") as (_, a), backend_process("b") as (_, b):
+        config = tmp_path / "lb.yaml"
+        config.write_text(f"metrics: 127.0.0.1:{metrics}\nadmin: {tmp_path}/admin.sock\nlisteners:\n"
+                          f"  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{a}, 127.0.0.1:{b}]\n")
+        proc = serve(config, tmp_path)
+        try:
+            assert sorted(ask(port) for _ in range(4)) == ["a hi", "a hi", "b hi", "b hi"]
+            assert (tmp_path / "admin.sock").stat().st_mode & 0o777 == 0o600
+            stats = cli("lb", "stats", "-c", str(config))
+            assert stats.returncode == 0, stats.stderr
+            rows = [line.split() for line in stats.stdout.splitlines()]
+            assert rows[1][:4] == ["web", f"127.0.0.1:{port}/tcp", "4", "0"]
+            assert rows[2][:3] == [f"127.0.0.1:{a}", "up", "2"] and rows[3][:3] == [f"127.0.0.1:{b}", "up", "2"]
+            text = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5).read().decode()
+            assert f'stackctl_lb_listener_connections_total{{listener="web",protocol="tcp"}} 4' in text
+
+            held = socket.create_connection(("127.0.0.1", port), timeout=5)
+            held.sendall(b"before\n")
+            reply = held.makefile()
+            assert reply.readline().endswith(" before\n")
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            try:  # no longer accepting
+                refused = ask(port) == ""
+            except OSError:
+                refused = True
+            assert refused
+            held.sendall(b"after\n")  # the established session still works while draining
+            assert reply.readline().endswith(" after\n")
+            assert proc.poll() is None
+            reply.close()  # the file object holds the socket open too
+            held.close()
+            assert proc.wait(timeout=5) == 0, proc.stderr.read() if proc.stderr else ""
+            assert not (tmp_path / "admin.sock").exists()
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_stats_without_a_running_balancer_says_so(tmp_path: Path, cli) -> None:
+    out = cli("lb", "stats", "--admin", str(tmp_path / "nothing.sock"))
+    assert out.returncode == 1
+    assert out.stderr.strip() == (f"stackctl: no balancer answers at {tmp_path}/nothing.sock "
+                                  "(is `stackctl lb serve` running?)")

@@ -1,0 +1,184 @@
+"""The TCP proxy with real sockets on loopback and real backends (asyncio servers or processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+from collections import Counter
+
+from stackctl.lb.config import Address, BackendSpec
+from tests.integration.lb.servers import (ask, backend_process, balancer, echo_backend, free_port, line_backend,
+                                          listener, proxy_header_backend)
+
+
+def run(coro: object, timeout: float = 30) -> None:
+    asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+
+
+def test_new_connections_go_round_robin() -> None:
+    async def main() -> None:
+        backends = [await line_backend(n) for n in ("a", "b", "c")]
+        async with balancer(listener([p for _, p in backends])) as lb:
+            answers = [await ask(lb.port) for _ in range(6)]
+        assert answers == ["a hi", "b hi", "c hi", "a hi", "b hi", "c hi"]
+    run(main())
+
+
+def test_large_transfers_are_byte_exact_both_ways_with_half_close() -> None:
+    async def main() -> None:
+        _, port = await echo_backend()
+        async with balancer(listener([port])) as lb:
+            payload = os.urandom(16 * 1024 * 1024)
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+
+            async def send() -> None:
+                for i in range(0, len(payload), 1 << 20):
+                    writer.write(payload[i:i + (1 << 20)])
+                    await writer.drain()
+                writer.write_eof()  # our half-close; the echo answers its own EOF after it
+
+            sender = asyncio.create_task(send())
+            received = await reader.read(-1)  # until the backend's EOF comes through
+            await sender
+            writer.close()
+            assert len(received) == len(payload)
+            assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+            stats = lb.stats()
+            assert stats["bytes_in"] == stats["bytes_out"] == len(payload)
+    run(main())
+
+
+def test_a_refused_backend_is_skipped_within_the_same_client_connection() -> None:
+    async def main() -> None:
+        _, good = await line_backend("good")
+        dead = [free_port(), free_port()]  # nothing listens there
+        async with balancer(listener([dead[0], good, dead[1]], health=None)) as lb:
+            answers = [await ask(lb.port) for _ in range(5)]
+            assert answers == ["good hi"] * 5
+            for port in dead:
+                backend = lb.pool.find(Address("127.0.0.1", port))
+                assert backend is not None and backend.state == "down" and backend.connect_failures == 1
+            assert lb.stats()["no_backend"] == 0
+    run(main())
+
+
+def test_a_killed_backend_closes_its_clients_cleanly_and_new_clients_go_elsewhere() -> None:
+    with backend_process("victim") as (victim, victim_port), backend_process("other") as (_, other_port):
+        async def main() -> None:
+            async with balancer(listener([victim_port, other_port])) as lb:
+                reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+                writer.write(b"first\n")
+                assert await reader.readline() == b"victim first\n"
+                os.kill(victim.pid, signal.SIGKILL)
+                assert await asyncio.wait_for(reader.read(100), 5) == b""  # EOF, not a reset
+                writer.close()
+                answers = [await ask(lb.port) for _ in range(30)]
+                assert answers == ["other hi"] * 30  # zero failed new connections
+        run(main())
+
+
+def test_a_backend_added_under_load_starts_receiving_traffic() -> None:
+    async def main() -> None:
+        backends = [await line_backend(n) for n in ("a", "b", "new")]
+        async with balancer(listener([backends[0][1], backends[1][1]])) as lb:
+            served: Counter[str] = Counter()
+            failures = 0
+
+            async def client() -> None:
+                nonlocal failures
+                for _ in range(60):
+                    answer = await ask(lb.port)
+                    if answer:
+                        served[answer.split()[0]] += 1
+                    else:
+                        failures += 1
+
+            load = [asyncio.create_task(client()) for _ in range(4)]
+            await asyncio.sleep(0.05)
+            lb.set_backends([BackendSpec(Address("127.0.0.1", p)) for _, p in backends])
+            await asyncio.gather(*load)
+        assert failures == 0
+        assert served["new"] > 10 and served["a"] > 10 and served["b"] > 10
+    run(main())
+
+
+def test_a_removed_backend_drains_then_goes_away() -> None:
+    async def main() -> None:
+        (_, a), (_, b) = await line_backend("a"), await line_backend("b")
+        async with balancer(listener([a, b])) as lb:
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+            writer.write(b"1\n")
+            assert await reader.readline() == b"a 1\n"
+            lb.set_backends([BackendSpec(Address("127.0.0.1", b))])
+            assert [await ask(lb.port) for _ in range(4)] == ["b hi"] * 4  # no new connection to a
+            writer.write(b"2\n")  # the established one still works
+            assert await reader.readline() == b"a 2\n"
+            assert [s["state"] for s in lb.stats()["backends"]] == ["up", "draining"]
+            writer.close()
+            await asyncio.sleep(0.1)
+            assert [s["address"] for s in lb.stats()["backends"]] == [f"127.0.0.1:{b}"]
+    run(main())
+
+
+def test_the_drain_timeout_bounds_how_long_a_removed_backend_keeps_its_connections() -> None:
+    async def main() -> None:
+        (_, a), (_, b) = await line_backend("a"), await line_backend("b")
+        async with balancer(listener([a, b], drain_timeout=0.3)) as lb:
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+            writer.write(b"1\n")
+            assert await reader.readline() == b"a 1\n"
+            lb.set_backends([BackendSpec(Address("127.0.0.1", b))])
+            started = asyncio.get_running_loop().time()
+            assert await asyncio.wait_for(reader.read(100), 5) == b""
+            assert 0.25 < asyncio.get_running_loop().time() - started < 2
+            writer.close()
+    run(main())
+
+
+def test_max_connections_turns_away_the_extra_client_until_one_leaves() -> None:
+    async def main() -> None:
+        _, port = await line_backend("a")
+        async with balancer(listener([port], max_connections=2)) as lb:
+            held = [await asyncio.open_connection("127.0.0.1", lb.port) for _ in range(2)]
+            for reader, writer in held:
+                writer.write(b"x\n")
+                assert await reader.readline() == b"a x\n"
+            assert await ask(lb.port) == ""  # closed without an answer
+            assert lb.stats()["rejected"] == 1
+            held[0][1].close()
+            await asyncio.sleep(0.1)
+            assert await ask(lb.port) == "a hi"
+            held[1][1].close()
+    run(main())
+
+
+def test_idle_clients_are_closed_and_busy_ones_are_not() -> None:
+    async def main() -> None:
+        _, port = await line_backend("a")
+        async with balancer(listener([port], idle_timeout=0.4)) as lb:
+            idle_r, idle_w = await asyncio.open_connection("127.0.0.1", lb.port)
+            busy_r, busy_w = await asyncio.open_connection("127.0.0.1", lb.port)
+            for i in range(8):  # 1.2 s of traffic every 0.15 s
+                busy_w.write(b"%d\n" % i)
+                assert await busy_r.readline() == b"a %d\n" % i
+                await asyncio.sleep(0.15)
+            assert await asyncio.wait_for(idle_r.read(100), 1) == b""  # closed by then
+            idle_w.close()
+            busy_w.close()
+    run(main())
+
+
+def test_backends_read_the_client_address_from_the_proxy_header() -> None:
+    async def main() -> None:
+        _, port = await proxy_header_backend()
+        for version in ("v1", "v2"):
+            async with balancer(listener([port], proxy_protocol=version)) as lb:
+                reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+                client = writer.get_extra_info("sockname")
+                writer.write(b"payload")
+                answer = (await asyncio.wait_for(reader.read(-1), 5)).decode()
+                writer.close()
+                assert answer == f"{('127.0.0.1', client[1])} {('127.0.0.1', lb.port)} payload"
+    run(main())
