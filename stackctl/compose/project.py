@@ -26,10 +26,24 @@ class Project:
         return set(self.services) | set(self.disabled)
 
 
+def runtime_document(value: Any) -> Any:
+    """The project as docker compose holds it in memory: ``config`` prints every ``$`` of a value as
+    ``$$``; containers (and the config hash) get the single ``$``. Keys are left alone."""
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, Mapping):
+        return {k: runtime_document(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [runtime_document(v) for v in value]
+    return value
+
+
 def from_document(doc: Mapping[str, Any], *, working_dir: str = "", files: tuple[str, ...] = (),
                   environment_file: str | None = None, disabled: frozenset[str] = frozenset()) -> Project:
+    """From the document `config --format json` prints (``$`` escaped as ``$$``)."""
     name = str(doc["name"])
-    return Project(name, doc, ProjectContext(name, working_dir, files, environment_file), disabled)
+    return Project(name, runtime_document(doc), ProjectContext(name, working_dir, files, environment_file),
+                   disabled)
 
 
 def from_loaded(loaded: Any, *, env_files: tuple[str, ...] = ()) -> Project:

@@ -7,13 +7,14 @@ import subprocess
 
 import pytest
 
+from stackctl.compose.project import runtime_document
 from stackctl.plan.hashing import service_hash, volume_hash
 
 STACK = """
 services:
   web:
     image: stackctl/busybox:latest
-    command: ["sh", "-c", "echo '<&>' && sleep 1000"]
+    command: ["sh", "-c", "echo '<&>' $$HOME && sleep 1000"]
     ports: ["8080:80", "127.0.0.1:9000-9001:90/udp"]
     environment: {A: "x<y&z", B: "é"}
     depends_on: {db: {condition: service_healthy, restart: true}}
@@ -47,7 +48,7 @@ def _oracle(oracle, compose_dir, *args: str) -> str:
 
 
 def test_service_hash_equals_docker_compose_config_hash(oracle, compose_dir) -> None:
-    doc = json.loads(_oracle(oracle, compose_dir, "config", "--format", "json"))
+    doc = runtime_document(json.loads(_oracle(oracle, compose_dir, "config", "--format", "json")))
     theirs = dict(line.split() for line in _oracle(oracle, compose_dir, "config", "--hash", "*").splitlines())
     ours = {name: service_hash(svc) for name, svc in doc["services"].items()}
     assert ours == theirs
