@@ -96,9 +96,9 @@ def resolve_environment(doc: dict[str, Any], environment: Mapping[str, str]) -> 
     for kind, target in (("secrets", "x-#value"), ("configs", "content")):
         resources = doc.get(kind)
         for resource in (resources.values() if isinstance(resources, dict) else []):
-            if isinstance(resource, dict) and isinstance(resource.get("environment"), str):
-                if resource["environment"] in environment:
-                    resource[target] = environment[resource["environment"]]
+            source = resource.get("environment") if isinstance(resource, dict) else None
+            if isinstance(source, str) and source in environment:
+                resource[target] = environment[source]
     return doc
 
 

@@ -35,7 +35,7 @@ def parse_duration(text: str) -> int:
             raise UnitError(f'time: invalid duration "{raw}"')
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
-    return sign * int(round(total))
+    return sign * round(total)
 
 
 def format_duration(ns: int) -> str:

@@ -63,8 +63,9 @@ class VolumeMount:
         opts += [o for o in (self.selinux, self.propagation) if o]
         if self.nocopy:
             opts.append("nocopy")
-        head = f"{self.source}:{self.target}" if self.source else self.target
-        return f"{head}:{','.join(opts)}"
+        if not self.source:
+            return self.target
+        return f"{self.source}:{self.target}:{','.join(opts)}"
 
 
 def _split(spec: str) -> list[str]:
