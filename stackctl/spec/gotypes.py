@@ -292,16 +292,22 @@ def _ssh(value: Any) -> list[str]:
     return [k if v is None else f"{k}: {_str(v)}" for k, v in sorted(value.items())]
 
 
-def _env_file(value: Any) -> Any:
+def _env_file(value: Any) -> dict[str, Any]:
+    """Kept whole in the model (the folding needs ``format``); the views print it as compose-go does."""
     if isinstance(value, str):
-        return value
-    required = _bool(value.get("required", True))
-    if required:
-        return _str(value.get("path", ""))
-    out: dict[str, Any] = {"path": _str(value.get("path", "")), "required": False}
+        return {"path": value, "required": True}
+    out: dict[str, Any] = {"path": _str(value.get("path", "")), "required": _bool(value.get("required", True))}
     if value.get("format"):
         out["format"] = _str(value["format"])
     return out
+
+
+def _env_file_view(value: Any, *, yaml: bool) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if value.get("required", True):
+        return value.get("path", "")
+    return {"path": value.get("path", ""), "required": False} if yaml else value
 
 
 def _device_count(value: Any) -> int:
@@ -366,8 +372,8 @@ def _view(value: Any, kind: str, *, keep_ext: bool, yaml: bool) -> Any:
         return {k: _view(v, kind[4:-1], keep_ext=keep_ext, yaml=yaml) for k, v in value.items()}
     if kind in STRUCTS and isinstance(value, dict):
         return _view_struct(value, kind, keep_ext=keep_ext, yaml=yaml)
-    if yaml and kind == "EnvFile" and isinstance(value, dict):
-        return {"path": value.get("path", ""), "required": value.get("required", False)}
+    if kind == "EnvFile":
+        return _env_file_view(value, yaml=yaml)
     return value
 
 
@@ -385,7 +391,7 @@ def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool
         shown = _view(item, kind, keep_ext=keep_ext, yaml=yaml)
         if yaml and _yaml_omits(shown, kind, omitempty):
             continue
-        out[key] = shown
+        out[key.lower() if yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from stackctl.errors import SpecError
 from stackctl.spec.canonical import canonicalize
 from stackctl.spec.normalize import drop_unused_resources, normalize
+from stackctl.spec.serialize import to_json
 
 ENV = {"HOME": "/home/u", "FOO": "from-env", "ARG": "a1"}
 
@@ -19,11 +21,11 @@ class FakeEnvFiles:
 
     def __init__(self, files: dict[str, dict[str, str | None]]) -> None:
         self.files = files
-        self.lookups: list[Mapping[str, str]] = []
+        self.calls: list[tuple[str, Mapping[str, str], str | None]] = []
 
     def __call__(self, path: str, *, lookup: Mapping[str, str], required: bool = True,
                  fmt: str | None = None) -> dict[str, str | None]:
-        self.lookups.append(lookup)
+        self.calls.append((path, lookup, fmt))
         if path not in self.files:
             if required:
                 raise SpecError(f"env file {path} not found")
@@ -132,8 +134,20 @@ def test_missing_required_env_file_is_an_error() -> None:
 
 
 def test_env_file_kept_when_environment_resolution_is_off() -> None:
-    svc = web({"services": {"web": {"image": "x", "env_file": ".env"}}}, resolve_env=False)
-    assert svc["env_file"] == ["/p/.env"]
+    doc = run({"services": {"web": {"image": "x", "env_file": [".env", {"path": "b", "required": False}]}}},
+              resolve_env=False)
+    assert json.loads(to_json(doc))["services"]["web"]["env_file"] == ["/p/.env", {"path": "/p/b", "required": False}]
+
+
+def test_env_file_reader_gets_format_and_a_lookup_where_the_project_wins() -> None:
+    reader = FakeEnvFiles({"/p/raw.env": {"A": "'quoted'"}})
+    doc = normalize(canonicalize({"services": {"web": {"image": "x", "environment": {"FOO": "mine", "B": "b"},
+                                                       "env_file": [{"path": "raw.env", "format": "raw"}]}}},
+                                 file="c"),
+                    project_name="p", working_dir="/p", environment=ENV, read_env_file=reader)
+    assert doc["services"]["web"]["environment"] == {"A": "'quoted'", "B": "b", "FOO": "mine"}
+    [(path, lookup, fmt)] = reader.calls
+    assert (path, fmt, lookup["FOO"], lookup["B"]) == ("/p/raw.env", "raw", "from-env", "b")
 
 
 @pytest.mark.parametrize(("attrs", "key", "printed"), [
