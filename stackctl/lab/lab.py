@@ -212,6 +212,8 @@ def stop_node(layout: LabLayout, name: str) -> None:
     node = layout.node(name)
     system.kill_all(node_pids(layout, node))
     system.remove_cgroups(node.cgroup_parent)
+    for pidfile in ("sshd.pid", "docker.pid", "etcd.pid"):
+        (node.run_dir / pidfile).unlink(missing_ok=True)
 
 
 def start_node(layout: LabLayout, name: str, *, wait: bool = True, timeout: float = 60) -> None:

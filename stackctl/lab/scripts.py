@@ -75,8 +75,14 @@ def daemon_json(node: NodePlan) -> str:
     }, indent=2) + "\n"
 
 
+# A process is alive when it exists and is not a zombie (PID 1 may reap killed daemons late).
+_ALIVE = ("alive() { p=$(cat \"$1\" 2>/dev/null) || return 1; [ -n \"$p\" ] || return 1; "
+          "s=$(cut -d')' -f2 \"/proc/$p/stat\" 2>/dev/null | cut -d' ' -f2); "
+          "[ -n \"$s\" ] && [ \"$s\" != Z ] && [ \"$s\" != X ]; }")
+
+
 def _stale_pidfile(path: str) -> str:
-    return (f"if [ -f {path} ] && ! kill -0 \"$(cat {path})\" 2>/dev/null; then rm -f {path}; fi")
+    return f"if [ -f {path} ] && ! alive {path}; then rm -f {path}; fi"
 
 
 def etcd_command(layout: LabLayout, node: NodePlan) -> list[str]:
@@ -96,10 +102,11 @@ def start_script(layout: LabLayout, node: NodePlan) -> str:
     logs = node.dir / "logs"
     lines = [
         "set -e",
+        _ALIVE,
         f"mkdir -p /run/sshd {logs}",
         _stale_pidfile("/run/sshd.pid"),
         _stale_pidfile("/run/docker.pid"),
-        "if ! { [ -f /run/sshd.pid ] && kill -0 \"$(cat /run/sshd.pid)\" 2>/dev/null; }; then",
+        "if ! alive /run/sshd.pid; then",
         f"  /usr/sbin/sshd -f {node.dir / 'sshd_config'} -E {logs / 'sshd.log'}",
         "fi",
         "if [ ! -f /run/docker.pid ]; then",
@@ -109,7 +116,7 @@ def start_script(layout: LabLayout, node: NodePlan) -> str:
     if node.is_manager:
         cmd = " ".join(shlex.quote(a) for a in etcd_command(layout, node))
         lines += [
-            "if ! { [ -f /run/etcd.pid ] && kill -0 \"$(cat /run/etcd.pid)\" 2>/dev/null; }; then",
+            "if ! alive /run/etcd.pid; then",
             f"  setsid {cmd} >>{logs / 'etcd.log'} 2>&1 </dev/null &",
             "  echo $! >/run/etcd.pid",
             "fi",
