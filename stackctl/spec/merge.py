@@ -44,8 +44,13 @@ def strip_markers(doc: Any) -> Any:
     return _strip_markers(copy.deepcopy(doc), (), [])
 
 
+def go_path(path: tuple[str | int, ...]) -> str:
+    """A key path as compose-go writes it in messages: ``services.web.volumes.[0]``."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else p for p in path)
+
+
 class _MergeError(Exception):
-    def __init__(self, path: Path, message: str) -> None:
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.path = path
         self.message = message
@@ -233,7 +238,8 @@ _SPECIAL_PATTERNS = list(_SPECIALS)
 
 # --- unicity -------------------------------------------------------------------------------------------
 
-Indexer = Callable[[Any, Path], str]
+IPath = tuple[str | int, ...]
+Indexer = Callable[[Any, IPath], str]
 
 
 def enforce_unicity(doc: dict[str, Any], *, file: str = "") -> dict[str, Any]:
@@ -260,7 +266,7 @@ def _dedupe(items: list[Any], path: Path, indexer: Indexer) -> list[Any]:
     seq: list[Any] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(items):
-        key = indexer(entry, (*path, str(i)))
+        key = indexer(entry, (*path, i))
         if key in seen:
             seq[seen[key]] = entry
         else:
@@ -269,17 +275,17 @@ def _dedupe(items: list[Any], path: Path, indexer: Indexer) -> list[Any]:
     return seq
 
 
-def _key_value_index(value: Any, path: Path) -> str:
+def _key_value_index(value: Any, path: IPath) -> str:
     if not isinstance(value, str):
         raise _MergeError(path, f"unexpected type {type(value).__name__}")
     return value.partition("=")[0]
 
 
-def _volume_index(value: Any, path: Path) -> str:
+def _volume_index(value: Any, path: IPath) -> str:
     if isinstance(value, dict):
         target = value.get("target")
         if not isinstance(target, str):
-            raise _MergeError(path, f"service volume {dotted(path)} is missing a mount target")
+            raise _MergeError(path, f"service volume {go_path(path)} is missing a mount target")
         return target
     if isinstance(value, str):
         try:
@@ -289,11 +295,11 @@ def _volume_index(value: Any, path: Path) -> str:
     return ""
 
 
-def _device_index(value: Any, path: Path) -> str:
+def _device_index(value: Any, path: IPath) -> str:
     if isinstance(value, dict):
         target = value.get("target")
         if not isinstance(target, str):
-            raise _MergeError(path, f"service device {dotted(path)} is missing a mount target")
+            raise _MergeError(path, f"service device {go_path(path)} is missing a mount target")
         return target
     if isinstance(value, str):
         parts = value.split(":")
@@ -301,14 +307,14 @@ def _device_index(value: Any, path: Path) -> str:
     return ""
 
 
-def _expose_index(value: Any, path: Path) -> str:
+def _expose_index(value: Any, path: IPath) -> str:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value)
     raise _MergeError(path, f"unsupported expose value {value!r}")
 
 
 def _mount_index(default: str) -> Indexer:
-    def index(value: Any, path: Path) -> str:
+    def index(value: Any, path: IPath) -> str:
         if isinstance(value, str):
             return f"{default}/{value}"
         if isinstance(value, dict):
@@ -319,21 +325,21 @@ def _mount_index(default: str) -> Indexer:
     return index
 
 
-def _port_index(value: Any, path: Path) -> str:
+def _port_index(value: Any, path: IPath) -> str:
     if isinstance(value, dict):
         if "target" not in value:
-            raise _MergeError(path, f"service ports {dotted(path)} is missing a target port")
+            raise _MergeError(path, f"service ports {go_path(path)} is missing a target port")
         published = value.get("published", "%!s(<nil>)")
         return f"{value.get('host_ip', '0.0.0.0')}:{published}:{value['target']}/{value.get('protocol', 'tcp')}"
     return str(value) if isinstance(value, (int, str)) else ""
 
 
-def _env_file_index(value: Any, path: Path) -> str:
+def _env_file_index(value: Any, path: IPath) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
         if "path" not in value:
-            raise _MergeError(path, f"environment path attribute {dotted(path)} is missing")
+            raise _MergeError(path, f"environment path attribute {go_path(path)} is missing")
         return str(value["path"])
     return ""
 

@@ -113,3 +113,10 @@ def test_compose_go_merge_cases(shared: pathlib.Path) -> None:
             failures.append(case["dir"])
     assert len(cases) >= 59
     assert failures == []
+
+
+def test_long_volume_without_target_is_named_like_compose_go() -> None:
+    with pytest.raises(SpecError) as err:
+        enforce_unicity(svc(volumes=[{"type": "volume", "source": "a"}]), file="c.yaml")
+    assert err.value.problems[0].message == "service volume services.web.volumes.[0] is missing a mount target"
+    assert err.value.problems[0].path == "services.web.volumes[0]"
