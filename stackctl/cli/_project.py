@@ -47,6 +47,6 @@ def options_from_values(args: argparse.Namespace, *, cwd: str, environ: Mapping[
 
 
 def print_warnings(warnings: list[str]) -> None:
-    """Loader warnings go to stderr, one line each, as docker compose prints them."""
+    """Loader warnings go to stderr, one line each."""
     for line in warnings:
-        print(f"WARN[0000] {line}", file=sys.stderr)
+        print(f"stackctl: warning: {line}", file=sys.stderr)

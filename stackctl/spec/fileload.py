@@ -87,7 +87,7 @@ class FileLoader:
         if not isinstance(data, dict):
             raise SpecError(Problem(file, "", "top-level object must be a mapping"))
         if self.ctx.interpolate:
-            data = self._interpolate(data, file)
+            data = self._interpolate(data, file, getattr(doc, "lines", None))
         if self.ctx.apply_extends:
             extends.apply_extends(data, file=file, merge_service=merge_service,
                                   load_base=lambda other, name, current: self._extends_base(
@@ -101,10 +101,10 @@ class FileLoader:
         model = canonicalize(model, file=file, lenient=not self.ctx.interpolate)
         return enforce_unicity(_omit_empty_dns(model), file=file)
 
-    def _interpolate(self, data: dict[str, Any], file: str) -> dict[str, Any]:
+    def _interpolate(self, data: dict[str, Any], file: str, lines: Any) -> dict[str, Any]:
         from stackctl.spec.interpolate import interpolate
 
-        return interpolate(data, self.ctx.environment, file=file, warn=self.ctx.warn)
+        return dict(interpolate(data, self.ctx.environment, file=file, warn=self.ctx.warn, lines=lines))
 
     def _validate(self, model: dict[str, Any], file: str, doc: Any) -> None:
         from stackctl.spec.validate import validate_schema

@@ -84,9 +84,9 @@ def _absolute(path: str, base_dir: str) -> str:
 def _env_file(path: str, base_dir: str, file: str) -> str:
     if os.path.isabs(path):
         return path
-    full = os.path.join(base_dir, path)
+    full = os.path.normpath(os.path.join(base_dir, path))
     if not os.path.exists(full):
-        raise SpecError(Problem(file, "include", f"env file {full} not found"))
+        raise SpecError(Problem(file, "include", f"env file {full} not found: no such file or directory"))
     if os.path.isdir(full):
         raise SpecError(Problem(file, "include", f"{full} is not a file"))
     return full

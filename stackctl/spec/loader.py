@@ -19,7 +19,7 @@ stdin: the caller passes ``environ``, ``cwd`` and the text of ``-``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,13 +71,13 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     environ.setdefault("PWD", cwd)
     env_files = tuple(discovery.absolute(f, cwd) for f in options.env_files)
     start_dir = discovery.absolute(options.project_directory, cwd) if options.project_directory else cwd
-    environment = _environment(environ, env_files, start_dir)
+    environment = _environment(environ, env_files, start_dir, cwd, warnings.append)
     found = discovery.choose_files(options.files, environment, cwd=cwd,
                                    project_directory=options.project_directory)
     warnings += found.warnings
     working_dir = discovery.first_dir(found.files, project_directory=options.project_directory, cwd=cwd)
     if working_dir != start_dir:
-        environment = {**_environment(environ, env_files, working_dir), **environment}
+        environment = {**_environment(environ, env_files, working_dir, cwd, warnings.append), **environment}
     sources = read_sources(found.files, stdin=options.stdin)
     name = _project_name(options, environment, sources, working_dir)
     environment["COMPOSE_PROJECT_NAME"] = name
@@ -100,10 +100,12 @@ def load_project(options: ProjectOptions) -> LoadedProject:
                          profiles=split.profiles, disabled=split.disabled)
 
 
-def _environment(environ: Mapping[str, str], env_files: tuple[str, ...], project_dir: str) -> dict[str, str]:
+def _environment(environ: Mapping[str, str], env_files: tuple[str, ...], project_dir: str, cwd: str,
+                 warn: Callable[[str], None]) -> dict[str, str]:
     from stackctl.spec.environment import project_environment
 
-    return dict(project_environment(environ=environ, env_files=env_files, project_dir=project_dir))
+    return dict(project_environment(environ=environ, env_files=env_files, project_dir=project_dir, cwd=cwd,
+                                    warn=warn))
 
 
 def _project_name(options: ProjectOptions, environment: Mapping[str, str], sources: list[SourceFile],
@@ -179,7 +181,7 @@ def _finish(document: dict[str, Any], options: ProjectOptions, environment: Mapp
     from stackctl.spec.normalize import drop_unused_resources, fold_env_files
 
     if options.resolve_env:
-        document = fold_env_files(document, environment=environment, read_env_file=read_env_file)
+        document = fold_env_files(document, environment=environment, read_env_file=_env_file_reader(read_env_file))
     if not options.all_resources:
         document = drop_unused_resources(document)
     return document
@@ -192,6 +194,36 @@ def _check_consistency(document: dict[str, Any], split: profiles.ServiceSplit, f
     problems = check_consistency(checked, file=file)
     if problems:
         raise SpecError(problems)
+
+
+def _env_file_reader(read_env_file: Callable[..., Any]) -> Callable[..., Any]:
+    """``read_env_file`` taking its ``lookup`` as a mapping or as a ``key -> value | None`` callable."""
+
+    def read(path: str, *, lookup: Any, required: bool = True, fmt: str | None = None) -> Any:
+        if not isinstance(lookup, Mapping):
+            lookup = _LookupMapping(lookup)
+        return read_env_file(path, lookup=lookup, required=required, fmt=fmt)
+
+    return read
+
+
+class _LookupMapping(Mapping[str, str]):
+    """A read-only mapping over a lookup function (unset = None); it cannot be listed."""
+
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+        self._lookup = lookup
+
+    def __getitem__(self, key: str) -> str:
+        value = self._lookup(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 def _unique(items: list[str]) -> list[str]:
