@@ -381,8 +381,8 @@ def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool
     kinds = {key: (kind, omitempty) for key, kind, omitempty in _FIELDS[name]}
     out: dict[str, Any] = {}
     for key, item in value.items():
-        if name == "SecretConfig" and key == "content":
-            continue
+        if key == "content" and (name == "SecretConfig" or name == "ConfigObjConfig" and value.get("environment")):
+            continue  # compose-go never prints a secret's content, nor a config's read from the environment
         if key not in kinds:
             if keep_ext:
                 out[key] = item

@@ -131,13 +131,34 @@ x-top: {z: 1, a: 2}
 networks:
   back: {driver: bridge, ipam: {config: [{subnet: 10.0.0.0/24}]}}
 """,
+    """services:
+  web:
+    image: x
+    models: [llm]
+    ipc: "service:db"
+    volumes_from: ["db:ro", "container:abc"]
+    cpu_percent: 50
+    cpuset: "0-1"
+    scale: 2
+    secrets: [{source: s, target: custom, uid: "103", mode: 0o440}]
+    configs: [{source: c, mode: "0440"}]
+  db:
+    image: y
+    network_mode: none
+models:
+  llm: {model: ai/smollm2, context_size: 1024, runtime_flags: [--a]}
+secrets:
+  s: {environment: FOO}
+configs:
+  c: {environment: FOO}
+""",
 ]
 
 
 @pytest.mark.parametrize("source", ORACLE_CASES)
 def test_yaml_and_json_match_the_oracle_live(oracle: pathlib.Path, tmp_path: pathlib.Path, source: str) -> None:
     (tmp_path / "compose.yaml").write_text(source)
-    env = {"HOME": "/home/stackctl", "PATH": "/usr/bin:/bin"}
+    env = {"HOME": "/home/stackctl", "PATH": "/usr/bin:/bin", "FOO": "secret-value"}
     raw = yaml12.load_yaml(source, file="compose.yaml")[0].data
     doc = enforce_unicity(canonicalize(enforce_unicity(merge({}, raw)), file="compose.yaml"))
     ours = normalize(doc, project_name=tmp_path.name.lower(), working_dir=str(tmp_path), environment=env,
