@@ -43,15 +43,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Self
 
-import yaml
-from yaml import events
-
 from stackctl.errors import Problem, SpecError
-
-try:  # libyaml's C parser when available: the events come from C, the values are built here
-    from yaml.cyaml import CParser as _Parser
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import Loader as _Parser  # type: ignore[assignment]
 
 Path = tuple["str | int", ...]
 
@@ -122,9 +114,16 @@ class YamlDocument:
 
 def load_yaml(text: str, *, file: str) -> list[YamlDocument]:
     """Every document of ``text`` decoded as docker compose decodes it (see the module docstring)."""
-    parser = _Parser(text)
+    import yaml  # imported on first use, so that the markers and helpers stay cheap to import
+    from yaml import events
+
+    try:  # libyaml's C parser when available: the events come from C, the values are built here
+        from yaml.cyaml import CParser as parser_class
+    except ImportError:  # pragma: no cover - depends on how PyYAML was built
+        parser_class = yaml.Loader
+    parser = parser_class(text)
     try:
-        return _Builder(parser, file).documents()
+        return _Builder(parser, file, events).documents()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -260,8 +259,9 @@ def _shortest_digits(value: float) -> tuple[str, int]:
 class _Builder:
     """Builds Python values from parser events, go-yaml style (see the module docstring)."""
 
-    def __init__(self, parser: Any, file: str) -> None:
+    def __init__(self, parser: Any, file: str, events: Any) -> None:
         self.parser = parser
+        self.events = events
         self.file = file
         self.anchors: dict[str, tuple[Any, list[tuple[Path, int]], int]] = {}
         self.open_anchors: set[str] = set()
@@ -273,7 +273,7 @@ class _Builder:
     def documents(self) -> list[YamlDocument]:
         docs: list[YamlDocument] = []
         self.parser.get_event()  # StreamStart
-        while not self.parser.check_event(events.StreamEndEvent):
+        while not self.parser.check_event(self.events.StreamEndEvent):
             self.parser.get_event()  # DocumentStart
             self.anchors, self.lines, self.decoded, self.aliased = {}, {}, 0, 0
             self.lines[()] = self.parser.peek_event().start_mark.line + 1
@@ -292,15 +292,15 @@ class _Builder:
         """The next node's value; the caller has recorded the line of ``path`` itself."""
         event = self.parser.get_event()
         line = event.start_mark.line + 1
-        if isinstance(event, events.AliasEvent):
+        if isinstance(event, self.events.AliasEvent):
             return self.alias(event.anchor, path, line)
         self.decoded += 1
         anchor, start, decoded = event.anchor, len(self.lines), self.decoded
         if anchor is not None:
             self.open_anchors.add(anchor)
-        if isinstance(event, events.ScalarEvent):
+        if isinstance(event, self.events.ScalarEvent):
             value = self.scalar(event, path, line)
-        elif isinstance(event, events.SequenceStartEvent):
+        elif isinstance(event, self.events.SequenceStartEvent):
             value = self.sequence(path)
         else:
             value = self.mapping(path)
@@ -328,7 +328,7 @@ class _Builder:
             self.lines[path + rel] = rel_line
         return _clone(value)
 
-    def scalar(self, event: events.ScalarEvent, path: Path, line: int) -> Any:
+    def scalar(self, event: Any, path: Path, line: int) -> Any:
         tag, text = event.tag, event.value
         if tag is None or tag == "!":
             return resolve_plain(text) if event.implicit[0] and tag is None else text
@@ -350,7 +350,7 @@ class _Builder:
 
     def sequence(self, path: Path) -> list[Any]:
         items: list[Any] = []
-        while not self.parser.check_event(events.SequenceEndEvent):
+        while not self.parser.check_event(self.events.SequenceEndEvent):
             item_path = (*path, len(items))
             self.lines[item_path] = self.parser.peek_event().start_mark.line + 1
             item = self.value(item_path)
@@ -365,15 +365,15 @@ class _Builder:
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
         merges: list[tuple[Any, int]] = []
-        while not self.parser.check_event(events.MappingEndEvent):
+        while not self.parser.check_event(self.events.MappingEndEvent):
             key_event = self.parser.peek_event()
             key_line = key_event.start_mark.line + 1
-            raw = key_event.value if isinstance(key_event, events.ScalarEvent) else ""
+            raw = key_event.value if isinstance(key_event, self.events.ScalarEvent) else ""
             if raw in seen:
                 raise self.fail(path, f"mapping key {_go_quote(raw)} already defined at line {seen[raw]}", key_line)
             seen[raw] = key_line
             key = self.value((*path, _KEY))
-            if raw == "<<" and isinstance(key_event, events.ScalarEvent) and key_event.tag in _MERGE_TAGS:
+            if raw == "<<" and isinstance(key_event, self.events.ScalarEvent) and key_event.tag in _MERGE_TAGS:
                 merges.append((self.value((*path, _KEY)), key_line))
                 continue
             if not isinstance(key, str):
