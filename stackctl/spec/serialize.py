@@ -4,7 +4,8 @@
 in compose-go's struct order (maps sorted), JSON escapes ``< > &`` as Go does, YAML is block style with
 2-space indents and quotes exactly the strings go-yaml v3 quotes (``restart: "no"``, ``"N": ...``), and
 every ``$`` is re-escaped as ``$$`` (unless ``escape_dollars=False``, as with ``--no-interpolate``).
-``json_document(doc)`` is the dict the JSON text encodes.
+``json_document(doc)`` is the dict the JSON text encodes; ``model_to_json`` / ``model_to_yaml`` print a raw
+(unbound) model the way ``config --no-interpolate`` does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from stackctl.spec.gotypes import json_view, yaml_view
+from stackctl.spec.gotypes import json_view, sorted_keys, yaml_view
 
 _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -28,16 +29,34 @@ def json_document(doc: dict[str, Any], *, escape_dollars: bool = True) -> dict[s
 
 def to_json(doc: dict[str, Any], *, escape_dollars: bool = True) -> str:
     """``docker compose config --format json`` output for ``doc`` (no trailing newline, as the oracle)."""
-    text = json.dumps(json_view(doc), indent=2, ensure_ascii=False)
-    text = re.sub("[<>&\u2028\u2029]", lambda m: _GO_JSON_ESCAPES[m.group(0)], text)
+    text = _go_json(json_view(doc))
     return text.replace("$", "$$") if escape_dollars else text
 
 
 def to_yaml(doc: dict[str, Any], *, escape_dollars: bool = True) -> str:
     """``docker compose config`` (YAML) output for ``doc``."""
-    text = yaml.dump(yaml_view(doc), Dumper=_GoYamlDumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=2**31 - 1, indent=2)
+    text = _go_yaml(yaml_view(doc))
     return text.replace("$", "$$") if escape_dollars else text
+
+
+def model_to_json(model: dict[str, Any]) -> str:
+    """A raw model (``config --no-interpolate``) as Go prints a ``map[string]any``: keys sorted, no ``$`` escaping."""
+    return _go_json(sorted_keys(model))
+
+
+def model_to_yaml(model: dict[str, Any]) -> str:
+    """A raw model (``config --no-interpolate --format yaml``) as go-yaml v3 prints a map: keys sorted."""
+    return _go_yaml(sorted_keys(model))
+
+
+def _go_json(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _GO_JSON_ESCAPES[m.group(0)], text)
+
+
+def _go_yaml(value: Any) -> str:
+    return str(yaml.dump(value, Dumper=_GoYamlDumper, sort_keys=False, allow_unicode=True,
+                         default_flow_style=False, width=2**31 - 1, indent=2))
 
 
 def _escape(value: Any) -> Any:

@@ -14,7 +14,14 @@ from stackctl.spec.canonical import canonicalize
 from stackctl.spec.gotypes import bind
 from stackctl.spec.merge import enforce_unicity, merge
 from stackctl.spec.normalize import normalize
-from stackctl.spec.serialize import json_document, needs_double_quotes, to_json, to_yaml
+from stackctl.spec.serialize import (
+    json_document,
+    model_to_json,
+    model_to_yaml,
+    needs_double_quotes,
+    to_json,
+    to_yaml,
+)
 from tests.unit.spec._corpus import manifest
 
 
@@ -167,3 +174,11 @@ def test_yaml_and_json_match_the_oracle_live(oracle: pathlib.Path, tmp_path: pat
         theirs = subprocess.run([str(oracle), "config", "--format", fmt], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=60, check=True).stdout
         assert printer(ours) == theirs
+
+
+def test_raw_model_prints_as_a_sorted_go_map_without_escaping_dollars() -> None:
+    raw = {"services": {"web": {"restart": "no", "image": "a<b>", "command": "echo $$HOME"}}, "name": "p"}
+    assert model_to_json(raw) == (
+        '{\n  "name": "p",\n  "services": {\n    "web": {\n      "command": "echo $$HOME",\n'
+        '      "image": "a\\u003cb\\u003e",\n      "restart": "no"\n    }\n  }\n}')
+    assert model_to_yaml(raw) == 'name: p\nservices:\n  web:\n    command: echo $$HOME\n    image: a<b>\n    restart: "no"\n'
