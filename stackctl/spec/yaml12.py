@@ -368,7 +368,7 @@ class _Builder:
         while not self.parser.check_event(self.events.MappingEndEvent):
             key_event = self.parser.peek_event()
             key_line = key_event.start_mark.line + 1
-            raw = key_event.value if isinstance(key_event, self.events.ScalarEvent) else ""
+            raw = _raw_key(key_event, self.events)
             if raw in seen:
                 raise self.fail(path, f"mapping key {_go_quote(raw)} already defined at line {seen[raw]}", key_line)
             seen[raw] = key_line
@@ -397,6 +397,15 @@ class _Builder:
                 if key not in out:
                     out[key] = value
                     self.lines.setdefault((*path, key), line)
+
+
+def _raw_key(event: Any, events: Any) -> str:
+    """The text go-yaml compares to find duplicate keys (an alias counts as its anchor's name)."""
+    if isinstance(event, events.ScalarEvent):
+        return str(event.value)
+    if isinstance(event, events.AliasEvent):
+        return str(event.anchor)
+    return ""
 
 
 def _kind(value: Any, text: str) -> str:

@@ -229,3 +229,8 @@ def test_compose_go_fixtures_differ_from_yaml_1_1_only_where_go_yaml_does(shared
     assert sorted(differ) == ["TestLoadLegacyBoolean__1.yaml", "TestSecretFileModeNumber__1.yaml"]
     assert differ["TestLoadLegacyBoolean__1.yaml"][0]["services"]["test"]["init"] == "yes"
     assert differ["TestSecretFileModeNumber__1.yaml"][0]["services"]["foo"]["secrets"][0]["mode"] == 288
+
+
+def test_aliases_can_be_keys() -> None:
+    data = load_yaml("x: &a k\ny: &b j\nm:\n  *a : 1\n  *b : 2\n", file="c.yaml")[0].data
+    assert data["m"] == {"k": 1, "j": 2}
