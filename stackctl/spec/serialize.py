@@ -84,13 +84,19 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d\d?-\d\d?([Tt ]|$)")
 
 def needs_double_quotes(text: str) -> bool:
     """True when go-yaml v3 would read ``text`` unquoted as something else than a string."""
-    return (text in _OLD_BOOLS or text in _NULLS or text in _SPECIAL_FLOATS or text == "<<"
+    return (text in _OLD_BOOLS or text in _NULLS or text in _SPECIAL_FLOATS
             or bool(_GO_INT.match(text) or _FLOAT.match(text) or _BASE60.match(text) or _TIMESTAMP.match(text)))
 
 
 class _GoYamlDumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+
+# go-yaml writes "<<" and "=" plain: drop PyYAML's YAML 1.1 merge/value resolvers so it does too
+_GoYamlDumper.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")]
+    for first, resolvers in yaml.SafeDumper.yaml_implicit_resolvers.items()}
 
 
 def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:

@@ -69,7 +69,7 @@ def test_yaml_sequences_are_indented_under_their_key() -> None:
 
 @pytest.mark.parametrize(("text", "quoted"), [
     ("no", True), ("Off", True), ("y", True), ("1", True), ("1e3", True), ("0x1F", True), ("1_000", True),
-    ("12:30", True), ("~", True), ("", True), (".inf", True), ("2001-12-14", True),
+    ("12:30", True), ("<<", False), ("~", True), ("", True), (".inf", True), ("2001-12-14", True),
     ("nope", False), ("1.2.3", False), ("v1", False), ("a b", False),
 ])
 def test_double_quoting_rule(text: str, quoted: bool) -> None:
@@ -158,6 +158,50 @@ secrets:
   s: {environment: FOO}
 configs:
   c: {environment: FOO}
+""",
+    """services:
+  web:
+    image: x
+    environment:
+      A: "- dash space"
+      B: "? q"
+      C: ": colon"
+      D: "!bang"
+      E: "%pct"
+      F: "`tick"
+      G: "'sq"
+      H: "\\"dq"
+      I: "trailing "
+      J: " leading\\nsecond"
+      K: "tab\\there"
+      L: "a # b"
+      M: "a: b"
+      N2: "[x]"
+      O: "{y}"
+      P: "x,y"
+      Q: "line1\\nline2\\n"
+      R: "line1\\n\\nline3  "
+      S: "bell\\u0007"
+      T: "ünïcödé ✓"
+      U: "0o17"
+      V: "1:30"
+      W: "2001-12-14"
+      X: ".5"
+      Y: "+1"
+      Z: "null"
+      AA: "=x"
+      AB: "<<"
+      AC: "x\\r\\ny"
+      AD: "very long string very long string very long string very long string very long string very long string end"
+      AE: "0b101"
+      AF: "1e3"
+      AG: "True"
+      AH: "~x"
+      AI: "*a"
+      AJ: "&a"
+      AK: "|x"
+      AL: ">x"
+      AM: "x\\u00a0y"
 """,
 ]
 
