@@ -28,9 +28,6 @@ Values, as go-yaml v3 decodes them into ``interface{}`` (YAML 1.2 core schema, p
 * duplicate keys, keys that are not strings, alias cycles, excessive aliasing (go-yaml's own ratio rule,
   which stops "billion laughs" bombs after a few thousand nodes) and invalid YAML raise SpecError with
   the line.
-
-``go_string(value)`` formats a scalar the way compose-go stringifies map values of ``environment`` or
-``labels`` (``31``, ``1000``, ``1e+20``, ``true``).
 """
 
 from __future__ import annotations
@@ -60,10 +57,10 @@ _CONSTANTS: dict[str, Any] = {
 }
 _GO_INT = re.compile(r"([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0([0-7]*)|([1-9][0-9]*))\Z")
 _YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-_DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
-_CLOCK = r"(\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,](\d+))?"
+_DATE = r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+_CLOCK = r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[.,]([0-9]+))?"
 _TIMESTAMPS = (re.compile(_DATE + r"\Z"),
-               re.compile(_DATE + r"[Tt]" + _CLOCK + r"(Z|[+-]\d\d:\d\d)\Z"),
+               re.compile(_DATE + r"[Tt]" + _CLOCK + r"(Z|[+-][0-9]{2}:[0-9]{2})\Z"),
                re.compile(_DATE + " " + _CLOCK + r"\Z"))
 _KEY = "\0"  # path part under which keys and merge sources are built (their lines are not kept)
 _MERGE_TAGS = (None, "!", "tag:yaml.org,2002:merge")
@@ -164,19 +161,8 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-def go_string(value: Any) -> str:
-    """A scalar as compose-go stringifies it (``fmt``/``strconv`` ``'g'`` formatting for floats)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _go_float_text(value)
-    if value is None:
-        return ""
-    return str(value)
-
-
 def _resolve_number(text: str) -> Any:
-    if len(text) > 4 and text[4] == "-" and text[:4].isdigit():
+    if len(text) > 4 and text[4] == "-" and text[:4].isascii() and text[:4].isdigit():
         stamp = _timestamp(text)
         if stamp is not None:
             return stamp
@@ -224,36 +210,6 @@ def _format_time(year: str, month: str, day: str, hour: str | None, minute: str 
     if zone is None or zone == "Z" or zone[1:] == "00:00":
         return text + "Z"
     return text + zone
-
-
-def _go_float_text(value: float) -> str:
-    """``strconv.FormatFloat(v, 'g', -1, 64)``: shortest digits, exponent below 1e-4 or from 1e6 up."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    sign = "-" if value < 0 or (value == 0 and math.copysign(1, value) < 0) else ""
-    digits, exponent = _shortest_digits(abs(value))
-    if exponent < -4 or exponent >= 6:
-        body = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    if exponent < 0:
-        return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
-    whole = digits[:exponent + 1].ljust(exponent + 1, "0")
-    rest = digits[exponent + 1:]
-    return f"{sign}{whole}" + (f".{rest}" if rest else "")
-
-
-def _shortest_digits(value: float) -> tuple[str, int]:
-    """(significant digits without trailing zeros, decimal exponent of the first one) of repr(value)."""
-    if value == 0:
-        return "0", 0
-    mantissa, _, exp_text = repr(value).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    exponent = int(exp_text or 0)
-    digits = (whole + frac).lstrip("0")
-    exponent += len(whole) - 1 - (len(whole + frac) - len((whole + frac).lstrip("0")))
-    return digits.rstrip("0") or "0", exponent
 
 
 class _Builder:
@@ -449,6 +405,6 @@ def _go_repr(key: Any) -> str:
     """Go's ``%#v`` of a decoded key that is not a string."""
     if key is None:
         return "<nil>"
-    if isinstance(key, (bool, float)):
-        return go_string(key)
+    if isinstance(key, bool):
+        return "true" if key else "false"
     return str(key)

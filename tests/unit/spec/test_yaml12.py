@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from stackctl.errors import SpecError
-from stackctl.spec.yaml12 import Override, Reset, go_string, load_yaml
+from stackctl.spec.yaml12 import Override, Reset, load_yaml
 
 # Plain scalars whose meaning differs between YAML 1.1 (PyYAML) and go-yaml v3, plus the ordinary ones.
 SCALARS = [
@@ -28,7 +28,6 @@ SCALARS = [
     "2001-12-14T21:59:43+00:00", "2001-12-14 21:59:43.10 -5", "1234-", "<<", "=", ".", "+",
     "-.inf-", "0x", "0b", "0o", "1__0", "_1", "1_", "+0x10", "-0x10", "0.", "-.0",
 ]
-STRING_VALUES = [s for s in SCALARS if s not in {"", "~", "null", "Null", "NULL"} and not s.startswith("20")]
 
 
 def run_oracle(oracle: pathlib.Path, tmp: pathlib.Path, text: str) -> subprocess.CompletedProcess[str]:
@@ -49,11 +48,6 @@ def same_json(ours: Any, theirs: Any) -> bool:
     return type(ours) is type(theirs) and ours == theirs
 
 
-def compose_with(block: str, values: list[str]) -> str:
-    lines = [f"      k{i}: {value}" for i, value in enumerate(values)]
-    return "services:\n  a:\n    image: x\n" + block + "\n" + "\n".join(lines) + "\n"
-
-
 @pytest.fixture(scope="module")
 def oracle_scalars(oracle: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("scalars")
@@ -68,21 +62,6 @@ def oracle_scalars(oracle: pathlib.Path, tmp_path_factory: pytest.TempPathFactor
 def test_plain_scalar_reads_like_the_oracle(scalar: str, oracle_scalars: dict[str, Any]) -> None:
     ours = load_yaml(f"x: {scalar}\n", file="c.yaml")[0].data["x"]
     assert same_json(ours, oracle_scalars[scalar]), (scalar, ours, oracle_scalars[scalar])
-
-
-@pytest.fixture(scope="module")
-def oracle_environment(oracle: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("env")
-    done = run_oracle(oracle, tmp, compose_with("    environment:", STRING_VALUES))
-    assert done.returncode == 0, done.stderr
-    env = json.loads(done.stdout)["services"]["a"]["environment"]
-    return {s: env[f"k{i}"] for i, s in enumerate(STRING_VALUES)}
-
-
-@pytest.mark.parametrize("scalar", STRING_VALUES)
-def test_environment_values_stringify_like_compose(scalar: str, oracle_environment: dict[str, Any]) -> None:
-    ours = load_yaml(f"x: {scalar}\n", file="c.yaml")[0].data["x"]
-    assert go_string(ours) == oracle_environment[scalar]
 
 
 def test_special_floats_follow_yaml_1_2() -> None:
