@@ -39,6 +39,7 @@ def options_from_values(args: argparse.Namespace, *, cwd: str, environ: Mapping[
         "project_directory": getattr(args, "project_directory", None) or None,
         "env_files": env_files,
         "profiles": tuple(getattr(args, "profiles", None) or ()),
+        "all_resources": bool(getattr(args, "all_resources", False)),
         "environ": dict(environ),
         "stdin": stdin,
     }

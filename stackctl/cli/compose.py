@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--project-directory", metavar="DIR")
     p.add_argument("--env-file", dest="env_files", action="append", default=[], metavar="FILE")
     p.add_argument("--profile", dest="profiles", action="append", default=[], metavar="PROFILE")
+    p.add_argument("--all-resources", action="store_true", help="keep resources no service uses")
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     for name in VERB_MODULES:

@@ -28,7 +28,6 @@ def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--no-consistency", action="store_true", help="don't check the model's consistency")
     p.add_argument("--no-env-resolution", action="store_true",
                    help="accepted for compatibility (docker compose v2.40.3 folds env_file all the same)")
-    p.add_argument("--all-resources", action="store_true", help="keep resources no service uses")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=run)
 
@@ -53,7 +52,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"services": () if listing in ("services", "volumes", "networks") else tuple(args.service_names),
             "interpolate": not args.no_interpolate, "normalize": not args.no_normalize,
             "resolve_paths": not args.no_path_resolution, "consistency": not args.no_consistency,
-            "resolve_env": not listing, "all_resources": args.all_resources,
+            "resolve_env": not listing,
             "model_only": args.no_interpolate and not listing}
 
 

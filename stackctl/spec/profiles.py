@@ -85,7 +85,10 @@ def select_services(services: Mapping[str, Any], names: Sequence[str]) -> dict[s
             service = services[name]
             deps = service.get("depends_on")
             if isinstance(deps, dict):
-                service = {**service, "depends_on": {d: v for d, v in deps.items() if d in chosen}}
+                kept = {d: v for d, v in deps.items() if d in chosen}
+                service = {k: v for k, v in service.items() if k != "depends_on"}
+                if kept:
+                    service["depends_on"] = kept
             out[name] = service
     return out
 
