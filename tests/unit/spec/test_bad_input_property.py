@@ -7,7 +7,11 @@ in-process, and through our own checks (yaml12 -> validate_schema -> check_consi
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import pathlib
+import tempfile
 from typing import Any
 
 import yaml
@@ -121,3 +125,20 @@ def test_our_checks_answer_with_problems_or_a_spec_error(text: str) -> None:
             assert all(p.file == "compose.yaml" and p.message for p in problems)
     except StackctlError:
         pass
+
+
+@SETTINGS
+@given(mutated_documents())
+def test_compose_config_exits_0_or_1_never_a_traceback(text: str) -> None:
+    from stackctl.cli.main import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "compose.yaml"
+        path.write_text(text)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["compose", "-f", str(path), "config"])
+    assert code in (0, 1), err.getvalue()
+    if code == 1:
+        assert err.getvalue().startswith("stackctl: "), err.getvalue()
+        assert "Traceback" not in err.getvalue()
