@@ -215,3 +215,52 @@ def test_find_cycle_tolerates_documents_that_are_not_valid_yet() -> None:
     services = {"a": {"depends_on": "b", "links": [1, "b"], "volumes_from": None, "network_mode": 3},
                 "b": {"depends_on": ["a", None]}}
     assert find_cycle(services) == ["a", "b", "a"]
+
+
+# -- the real command ----------------------------------------------------------------------------------
+
+COMPOSE = """\
+name: shop
+services:
+  web:
+    image: nginx
+    depends_on:
+      api: {condition: service_healthy, restart: true}
+    links: ["cache:redis"]
+  api:
+    build: .
+    depends_on: [db]
+  db: {image: postgres}
+  cache: {image: redis}
+  batch:
+    image: job
+    profiles: [jobs]
+    depends_on:
+      api: {condition: service_completed_successfully, required: false}
+"""
+
+
+def test_compose_graph_command_draws_the_loaded_project(cli: Any, tmp_path: Any) -> None:
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    out = cli("compose", "graph", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "shop: 4 services, in startup order",
+        "cache",
+        "db",
+        "api    -> db (service_started)",
+        "web    -> api (service_healthy, restart)",
+        "       -> cache (service_started, restart; via links)",
+    ]
+    dot = cli("compose", "--profile", "jobs", "graph", "--format", "dot", "batch", cwd=tmp_path)
+    assert dot.returncode == 0, dot.stderr
+    assert '  "batch" -> "api" [label="service_completed_successfully, optional", style=dashed];' in dot.stdout
+    assert '"web"' not in dot.stdout and '  "api" -> "db" [label="service_started"];' in dot.stdout
+
+
+def test_compose_graph_command_names_a_cycle_without_a_traceback(cli: Any, tmp_path: Any) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: x, links: [a]}\n")
+    out = cli("compose", "graph", "--format", "mermaid", cwd=tmp_path)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "dependency cycle detected: a -> b -> a" in out.stderr and "Traceback" not in out.stderr
