@@ -66,6 +66,39 @@ class LoadedProject:
 def load_project(options: ProjectOptions) -> LoadedProject:
     """Load, merge, validate and normalize a project; raises SpecError naming every problem."""
     warnings: list[str] = []
+    setup = _prepare(options, warnings)
+    ctx = LoadContext(environment=setup.environment, warn=warnings.append, interpolate=options.interpolate)
+    raw = FileLoader(ctx).load_files(setup.sources, base_dir=setup.working_dir, included=())
+    if not raw:
+        raise SpecError(Problem(setup.sources[0].name, "", "empty compose file"))
+    if not setup.name:
+        raise SpecError("project name must not be empty")
+    active = profiles.active_profiles(options.profiles, setup.environment)
+    if options.model_only:
+        document = _model(raw, options, setup)
+        split = profiles.split_services(document.get("services") or {}, active)
+    else:
+        document = _normalize(raw, options, setup)
+        document, split = _apply_profiles(document, options, active, setup.sources[0].name)
+        document = _finish(document, options, setup.environment)
+    return LoadedProject(name=setup.name, working_dir=setup.working_dir,
+                         files=tuple(s.name for s in setup.sources), document=document,
+                         environment=setup.environment, warnings=_unique(warnings), profiles=split.profiles,
+                         disabled=split.disabled)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What is known before the files are loaded."""
+
+    working_dir: str
+    environment: dict[str, str]
+    sources: list[SourceFile]
+    name: str
+
+
+def _prepare(options: ProjectOptions, warnings: list[str]) -> _Setup:
+    """Environment, compose files, project directory and project name (compose-go ``cli/options.go``)."""
     cwd = os.path.abspath(options.cwd)
     environ = dict(options.environ)
     environ.setdefault("PWD", cwd)
@@ -76,28 +109,12 @@ def load_project(options: ProjectOptions) -> LoadedProject:
                                    project_directory=options.project_directory)
     warnings += found.warnings
     working_dir = discovery.first_dir(found.files, project_directory=options.project_directory, cwd=cwd)
-    if working_dir != start_dir:
+    if working_dir != start_dir:  # a .env next to the files counts too; what is already set wins
         environment = {**_environment(environ, env_files, working_dir, cwd, warnings.append), **environment}
     sources = read_sources(found.files, stdin=options.stdin)
     name = _project_name(options, environment, sources, working_dir)
     environment["COMPOSE_PROJECT_NAME"] = name
-    ctx = LoadContext(environment=environment, warn=warnings.append, interpolate=options.interpolate)
-    raw = FileLoader(ctx).load_files(sources, base_dir=working_dir, included=())
-    if not raw:
-        raise SpecError(Problem(sources[0].name, "", "empty compose file"))
-    if not name:
-        raise SpecError("project name must not be empty")
-    active = profiles.active_profiles(options.profiles, environment)
-    if options.model_only:
-        document = _model(raw, options, name, working_dir, environment)
-        split = profiles.split_services(document.get("services") or {}, active)
-    else:
-        document = _normalize(raw, options, name, working_dir, environment, sources[0].name)
-        document, split = _apply_profiles(document, options, active, sources[0].name)
-        document = _finish(document, options, environment)
-    return LoadedProject(name=name, working_dir=working_dir, files=tuple(s.name for s in sources),
-                         document=document, environment=environment, warnings=_unique(warnings),
-                         profiles=split.profiles, disabled=split.disabled)
+    return _Setup(working_dir, environment, sources, name)
 
 
 def _environment(environ: Mapping[str, str], env_files: tuple[str, ...], project_dir: str, cwd: str,
@@ -139,28 +156,27 @@ def _name_in_files(sources: list[SourceFile], environment: Mapping[str, str], in
     return str(result["name"])
 
 
-def _normalize(raw: dict[str, Any], options: ProjectOptions, name: str, working_dir: str,
-               environment: Mapping[str, str], file: str) -> dict[str, Any]:
+def _normalize(raw: dict[str, Any], options: ProjectOptions, setup: _Setup) -> dict[str, Any]:
     """Defaults, paths, environment, compose-go's Normalize and type binding (env files come later)."""
     from stackctl.spec.normalize import normalize
 
-    return normalize(raw, project_name=name, working_dir=working_dir, environment=dict(environment),
-                     resolve_paths=options.resolve_paths, resolve_env=False, drop_unused=False,
-                     apply_normalization=options.normalize, file=file)
+    return normalize(raw, project_name=setup.name, working_dir=setup.working_dir,
+                     environment=dict(setup.environment), resolve_paths=options.resolve_paths,
+                     resolve_env=False, drop_unused=False, apply_normalization=options.normalize,
+                     file=setup.sources[0].name)
 
 
-def _model(raw: dict[str, Any], options: ProjectOptions, name: str, working_dir: str,
-           environment: Mapping[str, str]) -> dict[str, Any]:
+def _model(raw: dict[str, Any], options: ProjectOptions, setup: _Setup) -> dict[str, Any]:
     """The model as compose-go's LoadModel returns it (no type binding): `config --no-interpolate`."""
     from stackctl.spec.normalize import normalize_model, resolve_environment, set_defaults
     from stackctl.spec.paths import resolve_relative_paths
 
     doc = set_defaults(raw)
     if options.resolve_paths:
-        doc = resolve_relative_paths(doc, working_dir=working_dir, home=environment.get("HOME"))
-    doc = resolve_environment(doc, environment)
+        doc = resolve_relative_paths(doc, working_dir=setup.working_dir, home=setup.environment.get("HOME"))
+    doc = resolve_environment(doc, setup.environment)
     if options.normalize:
-        doc = normalize_model(doc, project_name=name, environment=environment)
+        doc = normalize_model(doc, project_name=setup.name, environment=setup.environment)
     return doc
 
 
