@@ -288,8 +288,8 @@ def _go_space(ch: str) -> bool:
 def _parse_raw(text: str, *, file: str, lookup: Mapping[str, str]) -> dict[str, str | None]:
     """``docker run --env-file`` rules (docker/cli kvfile), used by ``env_file: {format: raw}``."""
     values: dict[str, str | None] = {}
-    for number, raw_line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
-        line = raw_line.lstrip()
+    for number, raw_line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
+        line = raw_line.removesuffix("\r").lstrip()
         if not line or line.startswith("#"):
             continue
         key, has_value, _ = line.partition("=")

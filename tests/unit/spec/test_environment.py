@@ -9,6 +9,8 @@ import subprocess
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackctl.errors import SpecError
 from stackctl.spec.environment import parse_dotenv, project_environment, read_env_file
@@ -192,3 +194,17 @@ def test_env_directory_is_not_an_env_file(tmp_path: pathlib.Path) -> None:
     result = project_environment(environ={"X": "1"}, env_files=[], project_dir=str(tmp_path), cwd="/w")
     assert result == {"X": "1", "PWD": "/w"}
     assert os.path.isdir(tmp_path / ".env")
+
+
+DOTENV_ALPHABET = st.sampled_from(list("AB=:#'\"\\ \t\n$_.{}-") + ["export ", "${A}", "\r\n", "é", "\ufeff"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(DOTENV_ALPHABET, max_size=20))
+def test_any_env_file_gives_strings_or_a_spec_error(parts: list[str]) -> None:
+    try:
+        values = parse_dotenv("".join(parts), file="s.env", lookup={"A": "a"})
+    except SpecError as exc:
+        assert exc.problems[0].file == "s.env" and exc.problems[0].message
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())

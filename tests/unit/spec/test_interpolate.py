@@ -10,6 +10,8 @@ import subprocess
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackctl.errors import InterpolationError
 from stackctl.spec.interpolate import interpolate, substitute
@@ -190,3 +192,21 @@ def test_float_casts_follow_go_parse_float(text: str, oracle: pathlib.Path, tmp_
     assert ours["cpus"] == theirs.get("cpus", 0.0)  # config omits a zero
     ratio = ours["deploy"]["update_config"]["max_failure_ratio"]
     assert single(ratio) == single(theirs["deploy"]["update_config"].get("max_failure_ratio", 0.0))  # a float32 field
+
+
+TEMPLATE_ALPHABET = st.sampled_from(list("$${}:-+?AB_x 1\"'\n") + ["${A", "${B:-", "$$", "}"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(TEMPLATE_ALPHABET, max_size=14), env=st.dictionaries(st.sampled_from(["A", "B"]),
+                                                                             st.sampled_from(["", "v", "$x"])))
+def test_any_template_gives_a_string_or_an_interpolation_error(parts: list[str], env: dict[str, str]) -> None:
+    template = "".join(parts)
+    try:
+        result = substitute(template, env)
+    except InterpolationError as exc:
+        assert exc.problems[0].message
+    else:
+        assert isinstance(result, str)
+        if "$" not in template:
+            assert result == template

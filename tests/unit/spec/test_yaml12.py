@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackctl.errors import SpecError
 from stackctl.spec.yaml12 import Override, Reset, load_yaml
@@ -213,3 +215,20 @@ def test_compose_go_fixtures_differ_from_yaml_1_1_only_where_go_yaml_does(shared
 def test_aliases_can_be_keys() -> None:
     data = load_yaml("x: &a k\ny: &b j\nm:\n  *a : 1\n  *b : 2\n", file="c.yaml")[0].data
     assert data["m"] == {"k": 1, "j": 2}
+
+
+YAML_ALPHABET = st.sampled_from(["a", "b", ": ", "\n", "  ", "- ", "&x ", "*x", "<<: ", "!reset ", "!override ",
+                                 "!!int ", "[", "]", "{", "}", ", ", "'", '"', "0x1F", "yes", "~", "? ", "---\n",
+                                 "#", "2001-12-14", "1e3", "\t", "|\n"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(YAML_ALPHABET, max_size=24))
+def test_any_text_gives_documents_or_a_spec_error(parts: list[str]) -> None:
+    try:
+        docs = load_yaml("".join(parts), file="c.yaml")
+    except SpecError as exc:
+        assert exc.problems[0].file == "c.yaml" and exc.problems[0].message
+    else:
+        for doc in docs:
+            assert all(isinstance(line, int) and line >= 1 for line in doc.lines.values())
