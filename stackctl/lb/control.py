@@ -18,6 +18,7 @@ commands running at once are therefore serialised, and the balancer always reads
                     state_dir=Path("~/.local/state/stackctl"))
     update_backends("shop", {"web-80": [BackendSpec(Address("172.18.0.3", 80), health="healthy")]},
                     state_dir=...)
+    wait_drained("shop", "web-80", [removed_address], state_dir=...)  # then stop the container
     balancer_stats("shop", state_dir=...)      # list of listener stats, or None when not running
     stop_balancer("shop", state_dir=...)       # SIGTERM: stop accepting, drain, exit
 """
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from typing import Any
 
 from stackctl.errors import LoadBalancerError, SpecError
 from stackctl.lb import admin, config
-from stackctl.lb.config import BackendSpec, Config, Listener
+from stackctl.lb.config import Address, BackendSpec, Config, Listener
 
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
 
@@ -125,7 +126,7 @@ def ensure_balancer(project: str, listeners: Sequence[Listener], *, state_dir: P
             admin.request(paths.socket, "reload", timeout=timeout)
             pid = int(running["pid"])
         else:
-            pid = _spawn(paths, python=python, timeout=timeout)
+            pid = _spawn(project, paths, python=python, timeout=timeout)
     return BalancerInfo(project, pid, paths.socket, tuple(lst.name for lst in listeners))
 
 
@@ -136,7 +137,7 @@ def _check(cfg: Config, paths: BalancerFiles) -> None:
         raise LoadBalancerError(f"invalid balancer configuration: {exc.lines()[0]}") from exc
 
 
-def _spawn(paths: BalancerFiles, *, python: str, timeout: float) -> int:
+def _spawn(project: str, paths: BalancerFiles, *, python: str, timeout: float) -> int:
     cmd = [python, "-m", "stackctl", "lb", "serve", "-c", str(paths.config), "--admin", str(paths.socket),
            "--pidfile", str(paths.pid)]
     with open(paths.log, "ab") as log:
@@ -145,7 +146,7 @@ def _spawn(paths: BalancerFiles, *, python: str, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise LoadBalancerError(f"balancer for {paths.config.stem} did not start: {_last_line(paths.log)}")
+            raise LoadBalancerError(f"balancer for {project} did not start: {_last_line(paths.log)}")
         if paths.pid.exists() and _answers(paths) is not None:
             return proc.pid
         time.sleep(0.05)
@@ -178,6 +179,26 @@ def update_backends(project: str, backends: Mapping[str, Sequence[BackendSpec]],
         if _answers(paths) is None:
             raise LoadBalancerError(f"project {project}: the balancer is not running (saved for its next start)")
         admin.request(paths.socket, "reload", timeout=timeout)
+
+
+def wait_drained(project: str, listener: str, addresses: Collection[Address], *, state_dir: Path,
+                 timeout: float = 35.0) -> bool:
+    """Wait until none of ``addresses`` has a connection left through ``listener`` (drained).
+
+    Call it after :func:`update_backends` removed them and before stopping their containers, so
+    that a scale-down ends no request. False when ``timeout`` passed first.
+    """
+    wanted = {str(a) for a in addresses}
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = balancer_stats(project, state_dir=state_dir) or []
+        busy = [b for lst in stats if lst["name"] == listener for b in lst["backends"]
+                if b["address"] in wanted and b["active"] > 0]
+        if not busy:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def balancer_stats(project: str, *, state_dir: Path) -> list[dict[str, Any]] | None:

@@ -152,7 +152,7 @@ def backend_stats(backend: Backend) -> dict[str, Any]:
 class ClientSide(asyncio.Protocol):
     """The client's connection; owns the session and its backend connection (``peer``)."""
 
-    __slots__ = ("listener", "transport", "peer", "backend", "pending", "pending_size", "eof_in",
+    __slots__ = ("listener", "transport", "peer", "backend", "pending", "pending_size", "replay", "eof_in",
                  "eof_out", "idle", "closed", "tried", "task")
 
     def __init__(self, listener: TcpListener) -> None:
@@ -162,6 +162,7 @@ class ClientSide(asyncio.Protocol):
         self.backend: Backend | None = None
         self.pending: list[bytes] = []
         self.pending_size = 0
+        self.replay: list[bytes] | None = None  # sent to the backend, kept until it answers
         self.eof_in = False  # the client finished sending
         self.eof_out = False  # the backend finished sending
         self.idle = 0
@@ -222,12 +223,14 @@ class ClientSide(asyncio.Protocol):
             client = self.transport.get_extra_info("peername")
             local = self.transport.get_extra_info("sockname")
             transport.write(proxyproto.encode(version, client[:2], local[:2]))
+        if self.pending_size > PENDING_LIMIT:
+            self.transport.resume_reading()
+        else:
+            self.replay = self.pending
         if self.pending:
             backend.bytes_in += self.pending_size
             transport.write(b"".join(self.pending))
             self.pending = []
-            if self.pending_size > PENDING_LIMIT:
-                self.transport.resume_reading()
         if self.eof_in:
             transport.write_eof()
 
@@ -240,11 +243,31 @@ class ClientSide(asyncio.Protocol):
         if peer is not None:
             self.backend.bytes_in += size  # type: ignore[union-attr]
             peer.write(data)
+            if self.replay is not None:
+                self._keep_for_replay(data)
             return
         self.pending.append(data)
         self.pending_size += size
         if self.pending_size > PENDING_LIMIT:
             self.transport.pause_reading()
+
+    def _keep_for_replay(self, data: bytes) -> None:
+        self.pending_size += len(data)
+        if self.pending_size > PENDING_LIMIT:
+            self.replay = None  # too much to hold: this session can no longer move
+        else:
+            self.replay.append(data)  # type: ignore[union-attr]
+
+    def backend_reset(self, backend: Backend) -> None:
+        """The backend reset the connection before answering anything (e.g. it died with our connect
+        still in its accept queue): it is marked down and what the client sent goes to the next one."""
+        backend.active -= 1
+        self.listener.pool.connect_failed(backend)
+        self.tried.append(backend)
+        self.peer = None
+        self.pending, self.replay = self.replay or [], None
+        self.pending_size = sum(len(chunk) for chunk in self.pending)
+        self._connect_next()
 
     def eof_received(self) -> bool:
         self.eof_in = True
@@ -304,7 +327,10 @@ class BackendSide(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         size = len(data)
-        self.client.idle = 0
+        client = self.client
+        client.idle = 0
+        if client.replay is not None:
+            client.replay = None  # the backend answered: the session is bound to it
         self.backend.bytes_out += size
         self.listener.bytes_out += size
         self.out.write(data)
@@ -313,7 +339,11 @@ class BackendSide(asyncio.Protocol):
         return self.client.backend_eof()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.client.close()
+        client = self.client
+        if exc is not None and client.replay is not None and not client.closed and not client.eof_out:
+            client.backend_reset(self.backend)
+            return
+        client.close()
 
     def pause_writing(self) -> None:
         self.out.pause_reading()

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import socket
 from collections import Counter
 
 from stackctl.lb.config import Address, BackendSpec
@@ -77,6 +78,22 @@ def test_a_killed_backend_closes_its_clients_cleanly_and_new_clients_go_elsewher
                 answers = [await ask(lb.port) for _ in range(30)]
                 assert answers == ["other hi"] * 30  # zero failed new connections
         run(main())
+
+
+def test_a_request_queued_at_a_backend_that_dies_before_accepting_goes_to_the_next() -> None:
+    async def main() -> None:
+        dying = socket.socket()
+        dying.bind(("127.0.0.1", 0))
+        dying.listen(8)  # never accepts: our connect completes in its queue
+        _, other = await line_backend("other")
+        async with balancer(listener([dying.getsockname()[1], other], health=None)) as lb:
+            pending = asyncio.create_task(ask(lb.port))
+            await asyncio.sleep(0.3)
+            assert lb.pool.backends[0].active == 1 and not pending.done()
+            dying.close()  # the queued connection is reset
+            assert await pending == "other hi"
+            assert lb.pool.backends[0].state == "down"
+    run(main())
 
 
 def test_a_backend_added_under_load_starts_receiving_traffic() -> None:
