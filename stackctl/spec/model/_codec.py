@@ -60,6 +60,9 @@ class FrozenMap(Mapping[K, V], Generic[K, V]):
     def __repr__(self) -> str:
         return f"FrozenMap({self._data!r})"
 
+    def __reduce__(self) -> tuple[type, tuple[dict[K, V]]]:
+        return (type(self), (self._data,))  # the cached hash is not carried to another process
+
 
 EMPTY: FrozenMap[Any, Any] = FrozenMap()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -133,6 +134,7 @@ def test_the_model_is_deeply_immutable_and_hashable() -> None:
     assert isinstance(project.services, FrozenMap) and isinstance(project.service("web").ports, tuple)
     assert not hasattr(project.service("web"), "__dict__")
     assert len({project, Project.from_dict(DOC)}) == 1
+    assert pickle.loads(pickle.dumps(project)) == project  # e.g. handed to a worker process
 
 
 def test_command_keeps_null_absent_and_empty_apart() -> None:
