@@ -98,6 +98,7 @@ class FileLoader:
         model = enforce_unicity(merge(model, data, file=file), file=file)
         if self.ctx.validate:
             self._validate(model, file, doc)
+        _warn_external_name(model, self.ctx.warn)
         model = canonicalize(model, file=file, lenient=not self.ctx.interpolate)
         return enforce_unicity(_omit_empty_dns(model), file=file)
 
@@ -183,6 +184,16 @@ def _restore_resets(model: dict[str, Any], raw: Any) -> None:
             for key, value in service.items():
                 if value is Reset:
                     loaded[name][key] = Reset
+
+
+def _warn_external_name(model: Mapping[str, Any], warn: Callable[[str], None]) -> None:
+    """compose-go's canonical transform warns about the deprecated ``external: {name: x}``."""
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        resources = model.get(kind)
+        for key, resource in (resources.items() if isinstance(resources, dict) else ()):
+            external = resource.get("external") if isinstance(resource, dict) else None
+            if isinstance(external, dict) and "name" in external:
+                warn(f"{kind}.{key}: external.name is deprecated. Please set name and external: true")
 
 
 def _omit_empty_dns(model: dict[str, Any]) -> dict[str, Any]:
