@@ -104,6 +104,39 @@ def reporter(args: argparse.Namespace) -> Any:
     return reporter_for(sys.stderr, mode=getattr(args, "progress", "auto"))
 
 
+def state_dir() -> Any:
+    """Where the project's load balancer keeps its files: $XDG_STATE_HOME/stackctl (~/.local/state)."""
+    from pathlib import Path
+
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "stackctl"
+
+
+def balanced_options(project: Any, options: Any) -> Any:
+    from dataclasses import replace
+
+    from stackctl.compose import frontdoor
+
+    return replace(options, balanced=frontdoor.balanced(project, options.scale, state_dir=state_dir()))
+
+
+def up_with_balancer(engine: Any, project: Any, request: Any, *, args: argparse.Namespace) -> Any:
+    """`up`/`scale`: the plan, with fixed published ports of replicated services behind the balancer."""
+    from dataclasses import replace
+
+    from stackctl.compose import frontdoor
+    from stackctl.compose.up import up
+
+    request = replace(request, options=balanced_options(project, request.options))
+    where = state_dir()
+    result = up(engine, project, request, reporter=None if args.dry_run else reporter(args),
+                before_apply=lambda plan: frontdoor.drain_removed(engine, project, request.options, plan,
+                                                                  state_dir=where))
+    if not args.dry_run:
+        frontdoor.sync(engine, project, request.options, state_dir=where)
+    return result
+
+
 def truthy(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes", "y")
 
@@ -157,22 +190,16 @@ def up_request(args: argparse.Namespace, *, scale: dict[str, int] | None = None)
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from stackctl.compose import frontdoor
-    from stackctl.compose.up import up
-
     project = load(args, tuple(args.services))
-    request = up_request(args)
     engine = driver(args)
-    result = up(engine, project, request, reporter=None if args.dry_run else reporter(args),
-                publish=frontdoor.publish_filter(project, request.options))
+    result = up_with_balancer(engine, project, up_request(args), args=args)
     warn(result.warnings)
     if args.dry_run:
-        print_plan(result.images)
         if result.images.actions:
+            print_plan(result.images)
             print("(then, once the images are there:)")
         print_plan(result.plan)
         return 0
-    frontdoor.sync(engine, project, request.options)
     detached = args.verb_name == "create" or args.detach or args.wait or getattr(args, "no_start", False)
     if detached:
         return 0
@@ -211,5 +238,5 @@ def run_down(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_plan(plan)
     else:
-        frontdoor.stop(engine, tgt.name)
+        frontdoor.stop(tgt.name, state_dir=state_dir())
     return 0

@@ -151,8 +151,7 @@ def run_stop_like(args: argparse.Namespace) -> int:
 
 
 def run_scale(args: argparse.Namespace) -> int:
-    from stackctl.compose import frontdoor
-    from stackctl.compose.up import UpRequest, up
+    from stackctl.compose.up import UpRequest
     from stackctl.plan.diff import UpOptions
 
     ce = _engine()
@@ -161,16 +160,12 @@ def run_scale(args: argparse.Namespace) -> int:
     unknown = [s for s in scale if s not in project.services]
     if unknown:
         raise UsageError(f"no such service: {', '.join(unknown)}")
-    options = UpOptions(services=tuple(scale), no_deps=args.no_deps, scale=scale, recreate="never",
+    options = UpOptions(services=tuple(scale), no_deps=args.no_deps, scale=scale,
                         ignore_orphans=True)
-    engine = ce.driver(args)
-    result = up(engine, project, UpRequest(options=options, dry_run=args.dry_run, limit=ce.limit()),
-                reporter=None if args.dry_run else ce.reporter(args),
-                publish=frontdoor.publish_filter(project, options))
+    request = UpRequest(options=options, dry_run=args.dry_run, limit=ce.limit())
+    result = ce.up_with_balancer(ce.driver(args), project, request, args=args)
     if args.dry_run:
         ce.print_plan(result.plan)
-    else:
-        frontdoor.sync(engine, project, options)
     return 0
 
 

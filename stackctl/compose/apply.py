@@ -102,9 +102,10 @@ class Applier:
 
     async def _remove_container(self, action: Action) -> None:
         cid = action.params["id"]
-        if action.params.get("stop", True):
+        timeout = action.params.get("timeout", self.timeout)
+        if action.params.get("stop", True) and timeout != 0:  # -t 0: the forced removal kills at once
             try:
-                await self._call(self.driver.stop_container, cid, timeout=action.params.get("timeout", self.timeout))
+                await self._call(self.driver.stop_container, cid, timeout=timeout)
             except DriverError:
                 pass  # already stopped or gone; the removal below reports real problems
         await self._call(self.driver.remove_container, cid, force=True,

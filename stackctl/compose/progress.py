@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
-from stackctl.execute import DONE, FAILED, SKIPPED, STARTED, Event
+if TYPE_CHECKING:  # importing the executor would import asyncio: too slow for a no-change `up`
+    from stackctl.execute import Event
+
+STARTED, DONE, FAILED, SKIPPED = "started", "done", "failed", "skipped"  # as in stackctl.execute
 
 _WORDS = {
     "create_network": ("Creating", "Created"), "create_volume": ("Creating", "Created"),

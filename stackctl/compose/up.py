@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from stackctl.compose.apply import Applier, wait_condition
-from stackctl.compose.container_config import fixed_ports
 from stackctl.compose.images import plan_images
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
 from stackctl.errors import ExecutionError
-from stackctl.execute import Reporter, execute, raise_for
 from stackctl.plan.actions import Plan
 from stackctl.plan.diff import UpOptions, desired_services, plan_up, replicas_of, selected_services
 from stackctl.plan.observed import Observed
+
+if TYPE_CHECKING:
+    from stackctl.execute import Reporter
+# asyncio, the executor and the applier are imported only when there is something to do: a `up`
+# that finds everything up to date stays fast.
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,13 @@ def _inspect_images(driver: Driver, refs: set[str]) -> dict[str, str | None]:
         return dict(zip(refs, pool.map(driver.image_id, refs)))
 
 
-def lb_services(project: Project, options: UpOptions) -> set[str]:
-    """Services with several replicas behind a fixed published port: the load balancer fronts them."""
-    return {name for name, svc in project.services.items()
-            if fixed_ports(svc) and replicas_of(svc, options.scale.get(name)) > 1}
-
-
 def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Reporter | None = None,
-       publish: Callable[[str], bool] | None = None) -> UpResult:
-    """Make the engine match the project; raises ExecutionError naming failed and skipped services."""
+       publish: Callable[[str], bool] | None = None,
+       before_apply: Callable[[Plan], None] | None = None) -> UpResult:
+    """Make the engine match the project; raises ExecutionError naming failed and skipped services.
+
+    ``before_apply`` sees the plan before anything changes (the load balancer drains replicas that
+    the plan removes)."""
     services = chosen_services(project, request.options)
     refs = {project.image_of(s) for s in services}
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -66,10 +65,9 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
         present = _inspect_images(driver, refs)
         observed = seen_f.result()
     images = plan_images(project, services, present, pull=request.pull, build=request.build)
-    applier = Applier(driver, project, timeout=request.timeout, wait_timeout=request.wait_timeout,
-                      publish=publish or (lambda s: True))
+    applier = _Lazy(driver, project, request, publish)
     if images.actions and not request.dry_run:
-        _run(images, applier, request.limit, reporter)
+        _run(images, applier.get(), request.limit, reporter)
         present.update(_inspect_images(driver, {a.target for a in images.actions}))
     image_ids = {s: present.get(project.image_of(s)) for s in project.services}
     plan = plan_up(project.doc, _without_disabled(observed, project), project=project.name,
@@ -77,8 +75,11 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
     result = UpResult(plan, images, list(plan.warnings))
     if request.dry_run:
         return result
-    applier.image_ids = image_ids
-    _run(plan, applier, request.limit, reporter)
+    if plan.actions:
+        if before_apply is not None:
+            before_apply(plan)
+        applier.get().image_ids = image_ids
+        _run(plan, applier.get(), request.limit, reporter)
     if request.wait:
         wait_services(driver, project, services, timeout=request.wait_timeout)
     return result
@@ -93,7 +94,27 @@ def _without_disabled(observed: Observed, project: Project) -> Observed:
                     observed.engine_networks, observed.engine_volumes)
 
 
-def _run(plan: Plan, applier: Applier, limit: int, reporter: Reporter | None) -> None:
+class _Lazy:
+    def __init__(self, driver: Driver, project: Project, request: UpRequest,
+                 publish: Callable[[str], bool] | None) -> None:
+        self.args, self.applier = (driver, project, request, publish), None
+
+    def get(self) -> Any:
+        if self.applier is None:
+            from stackctl.compose.apply import Applier
+
+            driver, project, request, publish = self.args
+            balanced = request.options.balanced
+            self.applier = Applier(driver, project, timeout=request.timeout, wait_timeout=request.wait_timeout,
+                                   publish=publish or (lambda s: s not in balanced))
+        return self.applier
+
+
+def _run(plan: Plan, applier: Any, limit: int, reporter: Reporter | None) -> None:
+    import asyncio
+
+    from stackctl.execute import execute, raise_for
+
     outcome = asyncio.run(execute(plan.actions, applier.run, limit=limit, reporter=reporter))
     raise_for(outcome, plan.by_id())
 
@@ -101,6 +122,10 @@ def _run(plan: Plan, applier: Applier, limit: int, reporter: Reporter | None) ->
 def wait_services(driver: Driver, project: Project, services: list[str], *,
                   timeout: float | None) -> None:
     """--wait: every service running (or healthy when it has a healthcheck); one-shot ones exited 0."""
+    import asyncio
+
+    from stackctl.compose.apply import wait_condition
+
     one_shot = {dep for svc in project.services.values()
                 for dep, cfg in ((svc.get("depends_on") or {}) if isinstance(svc.get("depends_on"), Mapping)
                                  else {}).items()

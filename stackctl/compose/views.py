@@ -34,7 +34,7 @@ def ps_table(containers: Sequence[ObservedContainer]) -> str:
     rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]]
     for c in containers:
         command = c.command if len(c.command) <= 20 else c.command[:19] + "…"
-        rows.append([c.name, c.image, json.dumps(command), c.service, _status(c), _ports(c)])
+        rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, _status(c), _ports(c)])
     return table(rows)
 
 

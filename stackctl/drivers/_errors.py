@@ -47,7 +47,7 @@ def convert(exc: BaseException, *, where: str, service: str | None = None, what:
                             "`ssh-keyscan <host> >> ~/.ssh/known_hosts`", service=service)
     if _is(exc, "ImageNotFound"):
         return DriverError(f"{prefix}image not found: {_explanation(exc)}", service=service)
-    if _is(exc, "NotFound"):
+    if _is(exc, "NotFound", "EngineHTTPError"):
         return DriverError(f"{prefix}{_explanation(exc)}", service=service)
     if _is(exc, "APIError"):
         return DriverError(f"{prefix}{_explanation(exc)}", service=service)
@@ -69,6 +69,7 @@ def translate(*, where: str, service: str | None = None, what: str = "") -> Iter
     except DriverError:
         raise
     except Exception as exc:  # every library error becomes a DriverError naming the step
-        if _is(exc, "DockerException", "RequestException", "SSHException", "OSError", "HTTPError"):
+        if _is(exc, "DockerException", "RequestException", "SSHException", "OSError", "HTTPError", "NotFound",
+               "EngineHTTPError", "HTTPException"):
             raise convert(exc, where=where, service=service, what=what) from exc
         raise

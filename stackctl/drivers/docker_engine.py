@@ -41,7 +41,8 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
         number=int(labels.get(L.CONTAINER_NUMBER) or 0), state=raw.get("State") or "",
         health=health, exit_code=int(exited.group(1)) if exited else None, image=raw.get("Image") or "",
         labels=labels, networks=frozenset(nets), mounts=mounts, created=str(raw.get("Created") or ""),
-        ports=ports, command=raw.get("Command") or "")
+        ports=ports, command=raw.get("Command") or "",
+        ips=tuple(n.get("IPAddress") for n in nets.values() if n.get("IPAddress")))
 
 
 def _inspected(raw: Mapping[str, Any]) -> ObservedContainer:
@@ -59,16 +60,48 @@ def _inspected(raw: Mapping[str, Any]) -> ObservedContainer:
         created=str(raw.get("Created") or ""))
 
 
+def _import_docker(*, ssh: bool) -> Any:
+    """Import the SDK lazily (keeps `stackctl --help` fast). Without an ssh:// host, keep it from
+    importing paramiko: that is a third of its import time, paid on every `up`."""
+    import sys
+
+    if ssh or "docker" in sys.modules or "paramiko" in sys.modules:
+        import docker
+        return docker
+    sys.modules["paramiko"] = None  # type: ignore[assignment]
+    try:
+        import docker
+    finally:
+        del sys.modules["paramiko"]
+    return docker
+
+
 class DockerEngine:
     """Driver over one engine. Thread-safe for concurrent calls (one pooled HTTP client)."""
 
     def __init__(self, *, host: str | None = None, timeout: int = 120, pool_size: int = 32) -> None:
         self.host = host or DEFAULT_HOST
-        with translate(where=self.host, what="connect"):
-            import docker  # lazy: keeps `stackctl --help` fast
+        self.timeout, self.pool_size = timeout, pool_size
+        self._api: Any = None
+        self._socket = self.host[len("unix://"):] if self.host.startswith("unix://") else None
 
-            self.api = docker.APIClient(base_url=self.host, version="auto", timeout=timeout,
-                                        max_pool_size=pool_size, use_ssh_client=False)
+    @property
+    def api(self) -> Any:
+        """The SDK's low-level client, built on first use (reads on a unix socket do not need it)."""
+        if self._api is None:
+            with translate(where=self.host, what="connect"):
+                docker = _import_docker(ssh=self.host.startswith("ssh://"))
+                self._api = docker.APIClient(base_url=self.host, version="auto", timeout=self.timeout,
+                                             max_pool_size=self.pool_size, use_ssh_client=False)
+        return self._api
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None, *, sdk: Any = None) -> Any:
+        """A read: straight over the unix socket when there is one, else through the SDK."""
+        if self._socket is None:
+            return sdk()
+        from stackctl.drivers._unixhttp import get_json
+
+        return get_json(self._socket, path, params, timeout=self.timeout)
 
     def _t(self, what: str, service: str | None = None):  # type: ignore[no-untyped-def]
         return translate(where=self.host, service=service, what=what)
@@ -76,9 +109,11 @@ class DockerEngine:
     # --- observation
     def observe(self, project: str, *, services: tuple[str, ...] = ()) -> Observed:
         with self._t("list containers"):
-            raw = self.api.containers(all=True, filters={"label": f"{L.PROJECT}={project}"})
-            nets = self.api.networks()
-            vols = (self.api.volumes() or {}).get("Volumes") or []
+            filters = {"label": [f"{L.PROJECT}={project}"]}
+            raw = self._get("/containers/json", {"all": 1, "filters": filters},
+                            sdk=lambda: self.api.containers(all=True, filters=filters))
+            nets = self._get("/networks", sdk=self.api_networks)
+            vols = (self._get("/volumes", sdk=lambda: self.api.volumes()) or {}).get("Volumes") or []
         containers = tuple(c for c in map(parse_container, raw) if not services or c.service in services)
         mine_n = tuple(ObservedNetwork(n["Name"], (n.get("Labels") or {}).get(L.NETWORK, n["Name"]), n["Id"],
                                        (n.get("Labels") or {}).get(L.CONFIG_HASH), n.get("Labels") or {})
@@ -89,9 +124,13 @@ class DockerEngine:
         return Observed(project, containers, mine_n, mine_v, frozenset(n["Name"] for n in nets),
                         frozenset(v["Name"] for v in vols))
 
+    def api_networks(self) -> Any:
+        return self.api.networks()
+
     def list_projects(self) -> list[tuple[str, list[ObservedContainer]]]:
         with self._t("list containers"):
-            raw = self.api.containers(all=True, filters={"label": L.PROJECT})
+            raw = self._get("/containers/json", {"all": 1, "filters": {"label": [L.PROJECT]}},
+                            sdk=lambda: self.api.containers(all=True, filters={"label": L.PROJECT}))
         projects: dict[str, list[ObservedContainer]] = {}
         for c in map(parse_container, raw):
             projects.setdefault(c.labels.get(L.PROJECT, ""), []).append(c)
@@ -105,7 +144,7 @@ class DockerEngine:
     def image_info(self, ref: str) -> Mapping[str, Any] | None:
         try:
             with self._t(f"inspect image {ref}"):
-                return self.api.inspect_image(ref)  # type: ignore[no-any-return]
+                return self._get(f"/images/{ref}/json", sdk=lambda: self.api.inspect_image(ref))  # type: ignore[no-any-return]
         except DriverError as exc:
             if exc.__cause__ is not None and is_not_found(exc.__cause__):
                 return None
@@ -194,7 +233,7 @@ class DockerEngine:
 
     def inspect_container(self, ref: str) -> ObservedContainer:
         with self._t(f"inspect container {ref}"):
-            return _inspected(self.api.inspect_container(ref))
+            return _inspected(self._get(f"/containers/{ref}/json", sdk=lambda: self.api.inspect_container(ref)))
 
     def wait_container(self, ref: str) -> int:
         with self._t(f"wait container {ref}"):
@@ -225,4 +264,5 @@ class DockerEngine:
             return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0)
 
     def close(self) -> None:
-        self.api.close()
+        if self._api is not None:
+            self._api.close()

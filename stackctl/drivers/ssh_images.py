@@ -92,7 +92,7 @@ async def _stream(image: str, targets: Sequence[SshSession], *, docker_host: str
     try:
         sent = await asyncio.wait_for(_pump(save, loads), timeout)
         results = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in loads)), timeout)
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise DriverError(f"shipping {image} did not finish within {timeout:g} s") from exc
     finally:
         if save.returncode is None:

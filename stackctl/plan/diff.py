@@ -40,6 +40,7 @@ class DesiredService:
     container_name: str | None = None
     has_healthcheck: bool = False
     shares: tuple[str, ...] = ()  # services whose namespaces or volumes this one uses (`service:x`)
+    balanced_ports: frozenset[int] = frozenset()  # host ports the load balancer serves instead
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class UpOptions:
     ignore_orphans: bool = False
     start: bool = True
     timeout: int | None = None
+    balanced: frozenset[str] = frozenset()  # services whose fixed published ports the load balancer serves
 
 
 def container_name(project: str, service: str, number: int, custom: str | None = None) -> str:
@@ -76,6 +78,9 @@ def needs_recreate(desired: DesiredService, seen: ObservedContainer, *, policy: 
         lost = sorted(desired.volumes - seen.mounts)
         if lost:
             return Reason("volume not mounted", ", ".join(lost))
+    held = sorted({pub for _, pub, _, _ in seen.ports} & desired.balanced_ports)
+    if held:
+        return Reason("published port moves to the load balancer", ", ".join(map(str, held)))
     return None
 
 
@@ -120,7 +125,7 @@ def volume_names(doc: Mapping[str, Any], service: Mapping[str, Any], project: st
 
 
 def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping[str, str | None],
-                     scale: Mapping[str, int]) -> dict[str, DesiredService]:
+                     scale: Mapping[str, int], balanced: frozenset[str] = frozenset()) -> dict[str, DesiredService]:
     out = {}
     for name, svc in (doc.get("services") or {}).items():
         out[name] = DesiredService(
@@ -128,8 +133,15 @@ def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping
             image_id=image_ids.get(name), networks=network_names(doc, svc, project),
             volumes=volume_names(doc, svc, project), depends_on=dependencies(svc),
             container_name=svc.get("container_name"), has_healthcheck=_has_healthcheck(svc),
-            shares=shared_services(svc))
+            shares=shared_services(svc),
+            balanced_ports=fixed_host_ports(svc) if name in balanced else frozenset())
     return out
+
+
+def fixed_host_ports(service: Mapping[str, Any]) -> frozenset[int]:
+    """Published ports naming one host port (not a range): only one container can bind each."""
+    return frozenset(int(p["published"]) for p in service.get("ports") or []
+                     if isinstance(p, Mapping) and str(p.get("published") or "").isdigit())
 
 
 def shared_services(service: Mapping[str, Any]) -> tuple[str, ...]:
@@ -172,7 +184,7 @@ def selected_services(desired: Mapping[str, DesiredService], names: Iterable[str
 def plan_up(doc: Mapping[str, Any], observed: Observed, *, project: str,
             image_ids: Mapping[str, str | None], options: UpOptions) -> Plan:
     """The actions that make the engine match the document for the selected services."""
-    desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale)
+    desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale, balanced=options.balanced)
     chosen = selected_services(desired, options.services, no_deps=options.no_deps)
     named = set(options.services) or set(chosen)
     warnings: list[str] = []

@@ -29,6 +29,7 @@ class ObservedContainer:
     created: str = ""
     ports: tuple[tuple[str, int, int, str], ...] = ()  # (host_ip, published, target, protocol)
     command: str = ""
+    ips: tuple[str, ...] = ()  # the container's IP address on each of its networks, in order
 
     @property
     def config_hash(self) -> str | None:
