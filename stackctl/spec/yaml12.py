@@ -63,7 +63,8 @@ _TIMESTAMPS = (re.compile(_DATE + r"\Z"),
                re.compile(_DATE + r"[Tt]" + _CLOCK + r"(Z|[+-][0-9]{2}:[0-9]{2})\Z"),
                re.compile(_DATE + " " + _CLOCK + r"\Z"))
 _KEY = "\0"  # path part under which keys and merge sources are built (their lines are not kept)
-_MERGE_TAGS = (None, "!", "tag:yaml.org,2002:merge")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
 _INT64 = 1 << 63
 _UINT64 = 1 << 64
 
@@ -155,7 +156,7 @@ def resolve_plain(text: str) -> Any:
         if text in _CONSTANTS:
             return _CONSTANTS[text]
         if hint == ".":
-            return _go_float(text) if _YAML_FLOAT.match(text) else text
+            return _go_float(text) if _DOT_FLOAT.match(text) else text  # ParseFloat: "_" between digits
     if hint in "+-0123456789":
         return _resolve_number(text)
     return text
@@ -230,7 +231,9 @@ class _Builder:
         docs: list[YamlDocument] = []
         self.parser.get_event()  # StreamStart
         while not self.parser.check_event(self.events.StreamEndEvent):
-            self.parser.get_event()  # DocumentStart
+            start = self.parser.get_event()
+            if getattr(start, "version", None) not in (None, (1, 1)):  # go-yaml knows only %YAML 1.1
+                raise self.fail((), "invalid YAML: found incompatible YAML document", start.start_mark.line + 1)
             self.anchors, self.lines, self.decoded, self.aliased = {}, {}, 0, 0
             self.lines[()] = self.parser.peek_event().start_mark.line + 1
             data = self.value(())
@@ -329,7 +332,7 @@ class _Builder:
                 raise self.fail(path, f"mapping key {_go_quote(raw)} already defined at line {seen[raw]}", key_line)
             seen[raw] = key_line
             key = self.value((*path, _KEY))
-            if raw == "<<" and isinstance(key_event, self.events.ScalarEvent) and key_event.tag in _MERGE_TAGS:
+            if raw == "<<" and _is_merge_key(key_event, self.events):
                 merges.append((self.value((*path, _KEY)), key_line))
                 continue
             if not isinstance(key, str):
@@ -353,6 +356,13 @@ class _Builder:
                 if key not in out:
                     out[key] = value
                     self.lines.setdefault((*path, key), line)
+
+
+def _is_merge_key(event: Any, events: Any) -> bool:
+    """A plain ``<<`` (or one tagged ``!!merge``); a quoted ``"<<"`` is an ordinary key."""
+    if not isinstance(event, events.ScalarEvent):
+        return False
+    return event.tag == _MERGE_TAG or (event.tag is None and bool(event.implicit[0]))
 
 
 def _raw_key(event: Any, events: Any) -> str:

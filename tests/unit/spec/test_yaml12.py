@@ -232,3 +232,28 @@ def test_any_text_gives_documents_or_a_spec_error(parts: list[str]) -> None:
     else:
         for doc in docs:
             assert all(isinstance(line, int) and line >= 1 for line in doc.lines.values())
+
+
+SYNTAX_CASES = [
+    "x-a:\n\tb: 1\n", "x-a: {b: 1,}\n", "x-a: 'it''s'\n", "x-a: \"\\x41\\u00e9\"\n", "x-a: plain\n  continued\n",
+    "x-a:\n  : x\n", "x-a: &a\n  b: 1\nx-b: *a\nx-c: &a 2\nx-d: *a\n", "%YAML 1.2\n---\nx-a: 1\n",
+    "%YAML 1.1\n---\nx-a: 1\n", "x-a: !!set {a, b}\n", "x-a: |+\n  keep\n\n", "x-a: @x\n", "x-a: [a, b]: c\n",
+    "x-a: !!int 1.5\n", "x-a: !!null ''\n", "x-a: !!bool 'true'\n", "x-a: !!str\n", "x-a: *undefined\n",
+    "x-a: {a: 1, a: 2}\n", "x-a: [a: 1]\n", "x-a: !!binary aGVsbG8=\n", "x-a: 2001-12-14t21:59:43.10z\n",
+    "x-a: .5_0\n", "x-a: ._5\n", "x-a: 1.5_0\n", "x-b: &b 1\nx-a:\n  <<: *b\n", "x-b: &b [{k: 1}]\nx-a:\n  <<: *b\n",
+    "x-a:\n  <<: {k: 1}\n  k: 2\n", "x-a: {\"<<\": {k: 1}}\n", "x-a: {'<<': {k: 1}}\n", "x-a: {!!merge <<: {k: 1}}\n",
+]
+
+
+@pytest.mark.parametrize("text", SYNTAX_CASES)
+def test_yaml_syntax_edge_case_reads_like_the_oracle(text: str, oracle: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    head = "services: {s: {image: x}}\n"
+    full = text.replace("---\n", "---\n" + head) if text.startswith("%") else head + text
+    done = run_oracle(oracle, tmp_path, full)
+    try:
+        docs = load_yaml(full, file="c.yaml")
+    except SpecError:
+        assert done.returncode != 0, done.stdout
+        return
+    assert done.returncode == 0, done.stderr
+    assert same_json(docs[0].data.get("x-a"), json.loads(done.stdout).get("x-a"))
