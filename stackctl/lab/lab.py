@@ -252,12 +252,12 @@ def status(layout: LabLayout) -> list[dict[str, object]]:
 def load_images(layout: LabLayout, images: Sequence[str], *, nodes: Sequence[str] = ()) -> None:
     """`docker save IMAGES | docker load` into each node's engine (directly on its socket)."""
     targets = [layout.node(n) for n in nodes] if nodes else list(layout.nodes)
-    save = subprocess.run(["docker", "save", *images], capture_output=True, timeout=600)
+    save = subprocess.run(["docker", "save", *images], capture_output=True, timeout=600, check=False)
     if save.returncode != 0:
         raise LabError(f"docker save {' '.join(images)} failed: {save.stderr.decode().strip()}")
     for node in targets:
         loaded = subprocess.run(["docker", "-H", f"unix://{node.docker_sock}", "load", "-q"],
-                                input=save.stdout, capture_output=True, timeout=600)
+                                input=save.stdout, capture_output=True, timeout=600, check=False)
         if loaded.returncode != 0:
             raise LabError(f"docker load on {node.name} failed: {loaded.stderr.decode().strip()}")
 

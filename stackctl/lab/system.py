@@ -18,7 +18,8 @@ def run(argv: Sequence[str], *, check: bool = True, input: str | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run a command; a failure (when ``check``) is a LabError naming the command and its stderr."""
     try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
+        proc = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout,
+                              check=False)
     except FileNotFoundError as exc:
         raise LabError(f"{argv[0]} is not installed (scripts/bootstrap.sh installs it)") from exc
     except subprocess.TimeoutExpired as exc:

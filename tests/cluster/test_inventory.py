@@ -8,8 +8,7 @@ import pathlib
 
 import pytest
 
-from stackctl.cluster.inventory import (ClusterStore, InventoryError, load_inventory,
-                                        resolve_inventory_path)
+from stackctl.cluster.inventory import ClusterStore, InventoryError, load_inventory, resolve_inventory_path
 from stackctl.errors import ClusterError
 from tests.conftest import run_cli
 

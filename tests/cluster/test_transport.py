@@ -12,8 +12,14 @@ import time
 import pytest
 
 from stackctl.cluster.inventory import NodeSpec
-from stackctl.drivers.ssh import (AuthenticationFailed, CommandFailed, CommandTimeout, NodeUnreachable,
-                                  SshTransport, probe_nodes)
+from stackctl.drivers.ssh import (
+    AuthenticationFailed,
+    CommandFailed,
+    CommandTimeout,
+    NodeUnreachable,
+    SshTransport,
+    probe_nodes,
+)
 from stackctl.errors import EngineUnavailable, HostKeyError
 
 
