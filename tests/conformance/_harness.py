@@ -139,3 +139,16 @@ def same_reason(ours: Sequence[str], theirs: str, *, threshold: float = 0.6) -> 
     text = " ".join(ours)
     found = {w for w in wanted if w in text}
     return len(found) >= threshold * len(wanted)
+
+
+_LOGRUS_WARNING = re.compile(r'time="[^"]*" level=warning msg="(.*)"$')
+
+
+def oracle_warnings(stderr: str) -> set[str]:
+    """The messages of the oracle's logrus warning lines (`time=... level=warning msg="..."`)."""
+    found = set()
+    for line in stderr.splitlines():
+        match = _LOGRUS_WARNING.match(line)
+        if match:
+            found.add(match.group(1).replace('\\"', '"'))
+    return found

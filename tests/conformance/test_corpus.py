@@ -75,7 +75,10 @@ def test_config_matches_oracle(item: Any, request: pytest.FixtureRequest) -> Non
         assert not equal, f"{case_id} now matches the oracle: remove it from KNOWN_DIFFERENCES"
         pytest.xfail(KNOWN_DIFFERENCES[case_id])
     assert equal, _harness.describe(ours, theirs)
-    if not ours.ok:
+    if ours.ok:
+        stderr = str((retry or case).get("stderr", "")).replace("@CORPUS@", str(corpus))
+        assert set(ours.warnings) == _harness.oracle_warnings(stderr), "warnings differ"
+    else:
         _check_reason(case_id, ours, theirs)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import re
 from typing import Any
 
 import pytest
@@ -38,16 +37,6 @@ def run_both(oracle: pathlib.Path, case: pathlib.Path,
     return ours, theirs
 
 
-def _oracle_warnings(outcome: _harness.Outcome) -> set[str]:
-    """The messages of the oracle's logrus warning lines (`time=... level=warning msg="..."`)."""
-    found = set()
-    for line in outcome.warnings + outcome.errors:
-        match = re.match(r'time="[^"]*" level=warning msg="(.*)"$', line)
-        if match:
-            found.add(match.group(1).replace('\\"', '"'))
-    return found
-
-
 @pytest.mark.parametrize(("case", "variant"), variants())
 def test_config_matches_live_oracle(case: pathlib.Path, variant: dict[str, Any], oracle: pathlib.Path,
                                     request: pytest.FixtureRequest) -> None:
@@ -55,7 +44,8 @@ def test_config_matches_live_oracle(case: pathlib.Path, variant: dict[str, Any],
     if not ours.ok:
         _harness.check_error_lines(ours)
     case_id = f"live:{request.node.callspec.id}"
-    assert set(ours.warnings) == _oracle_warnings(theirs), "warnings differ"
+    assert set(ours.warnings) == _harness.oracle_warnings("\n".join(theirs.warnings + theirs.errors)), \
+        "warnings differ"
     equal = _harness.same(ours, theirs)
     if case_id in KNOWN_DIFFERENCES:
         assert not equal, f"{case_id} now matches the oracle: remove it from KNOWN_DIFFERENCES"
