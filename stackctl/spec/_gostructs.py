@@ -93,5 +93,4 @@ STRUCTS: dict[str, str] = {
     "ServiceModelConfig": "endpoint_var:str model_var:str",
 }
 # Structs whose x-* keys compose-go keeps (Go "Extensions" field); the others drop unknown keys.
-NO_EXTENSIONS = {"WeightDevice", "ThrottleDevice", "DeviceRequest", "ServiceDependency", "ExtendsConfig",
-                 "EnvFile"}
+NO_EXTENSIONS = {"DeviceRequest", "ExtendsConfig", "EnvFile"}

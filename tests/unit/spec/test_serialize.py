@@ -226,3 +226,11 @@ def test_raw_model_prints_as_a_sorted_go_map_without_escaping_dollars() -> None:
         '{\n  "name": "p",\n  "services": {\n    "web": {\n      "command": "echo $$HOME",\n'
         '      "image": "a\\u003cb\\u003e",\n      "restart": "no"\n    }\n  }\n}')
     assert model_to_yaml(raw) == 'name: p\nservices:\n  web:\n    command: echo $$HOME\n    image: a<b>\n    restart: "no"\n'
+
+
+def test_nested_extensions_only_in_yaml_after_the_fields() -> None:
+    doc = model(depends_on={"db": {"condition": "service_started", "x-why": "cache"}}, **{"x-team": "core"})
+    assert "x-" not in to_json(doc)
+    assert ("    depends_on:\n      db:\n        condition: service_started\n        required: true\n"
+            "        x-why: cache\n") in to_yaml(doc)
+    assert "      default: null\n    x-team: core\nnetworks:\n" in to_yaml(doc)
