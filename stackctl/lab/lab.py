@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from stackctl.cluster.inventory import ClusterStore, dump_inventory
 from stackctl.errors import LabError
 from stackctl.lab import probe, system
-from stackctl.lab.layout import LabLayout, NodePlan, check_name, inventory_document, plan_lab
+from stackctl.lab.layout import (
+    LabLayout,
+    NodePlan,
+    check_name,
+    conflicting_route,
+    inventory_document,
+    plan_lab,
+)
 from stackctl.lab.scripts import daemon_json, setup_script, sshd_config, start_script
 
 TOOLS = ("ip", "iptables", "nsenter", "unshare", "mount", "ssh-keygen", "/usr/sbin/sshd", "dockerd",
@@ -83,6 +90,7 @@ def up(*, name: str, nodes: int, managers: int, subnet: str | None, roots: Roots
     started = time.monotonic()
     layout = plan_lab(name=name, nodes=nodes, managers=managers, subnet=subnet,
                       state_root=roots.state, run_root=roots.run)
+    _check_subnet(layout)
     spec = _read_spec(layout.spec_file)
     wanted = {"nodes": nodes, "managers": managers, "subnet": layout.subnet}
     if spec and spec.get("complete") and {k: spec.get(k) for k in wanted} != wanted:
@@ -144,7 +152,15 @@ def _make_files(layout: LabLayout) -> None:
     layout.known_hosts.write_text("".join(known), encoding="utf-8")
 
 
+def _check_subnet(layout: LabLayout) -> None:
+    clash = conflicting_route(layout, system.routes())
+    if clash:
+        raise LabError(f"lab {layout.name}: subnet {layout.subnet} overlaps the host route {clash}; "
+                       "choose another with --subnet")
+
+
 def _ensure_network(layout: LabLayout) -> None:
+    _check_subnet(layout)
     if not system.link_exists(layout.bridge):
         system.run(["ip", "link", "add", layout.bridge, "type", "bridge"])
         system.run(["ip", "addr", "add", layout.bridge_address, "dev", layout.bridge])

@@ -202,5 +202,20 @@ def inventory_document(layout: LabLayout) -> dict[str, object]:
     }
 
 
+def conflicting_route(layout: LabLayout, routes: list[tuple[str, str]]) -> str | None:
+    """The first host route (prefix, device) that overlaps the lab subnet on another device."""
+    net = ipaddress.IPv4Network(layout.subnet)
+    for prefix, dev in routes:
+        if prefix == "default" or dev == layout.bridge:
+            continue
+        try:
+            other = ipaddress.IPv4Network(prefix, strict=False)
+        except ValueError:
+            continue
+        if net.overlaps(other):
+            return f"{prefix} dev {dev}"
+    return None
+
+
 def etcd_initial_cluster(layout: LabLayout) -> str:
     return ",".join(f"{n.name}={n.etcd_peer_url}" for n in layout.managers)

@@ -52,6 +52,17 @@ def links(prefix: str) -> list[str]:
     return sorted(n for n in names if n.startswith(prefix))
 
 
+def routes() -> list[tuple[str, str]]:
+    """IPv4 routes of the host as (prefix, device)."""
+    out = run(["ip", "-4", "-o", "route", "show"], check=False).stdout
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "dev" in parts and parts.index("dev") + 1 < len(parts):
+            found.append((parts[0], parts[parts.index("dev") + 1]))
+    return found
+
+
 def link_exists(name: str) -> bool:
     return ok(["ip", "link", "show", "dev", name])
 

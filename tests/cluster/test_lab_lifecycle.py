@@ -85,6 +85,19 @@ def test_killed_up_recovers_and_down_leaves_nothing(tmp_path, busybox_image) -> 
     assert json.loads(clusters.stdout) == []
 
 
+def host_route() -> str:
+    """A private /24 inside a network the host already routes (its own uplink, say)."""
+    import ipaddress
+
+    out = subprocess.run(["ip", "-4", "-o", "route", "show"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        prefix = line.split()[0]
+        if prefix != "default" and "/" in prefix and ipaddress.IPv4Network(prefix, strict=False).is_private:
+            net = ipaddress.IPv4Network(prefix, strict=False)
+            return str(next(net.subnets(new_prefix=24)) if net.prefixlen <= 24 else net.supernet(new_prefix=24))
+    pytest.fail("no private host route to collide with")
+
+
 def test_lab_refuses_bad_requests_clearly(tmp_path) -> None:  # type: ignore[no-untyped-def]
     require_lab_host()
     env = lab_env(tmp_path)
@@ -93,6 +106,7 @@ def test_lab_refuses_bad_requests_clearly(tmp_path) -> None:  # type: ignore[no-
         (["--name", "x1", "--nodes", "0"], "--nodes must be between 1 and"),
         (["--name", "x1", "--managers", "4"], "--managers must be between 0 and the number of nodes (3)"),
         (["--name", "x1", "--subnet", "8.8.8.0/24"], "not a private network"),
+        (["--name", "x1", "--subnet", host_route()], "overlaps the host route"),
     ]:
         out = run_cli("lab", "up", *args, env_vars=env)
         assert out.returncode == 1 and message in out.stderr, (args, out.stderr)
