@@ -53,7 +53,9 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
             "interpolate": not args.no_interpolate, "normalize": not args.no_normalize,
             "resolve_paths": not args.no_path_resolution, "consistency": not args.no_consistency,
             "resolve_env": not listing,
-            "model_only": args.no_interpolate and not listing}
+            # as docker compose: without interpolation, the document and the service list come from the
+            # raw model (every service, no profiles); the other listings from the project
+            "model_only": args.no_interpolate and listing in (None, "services")}
 
 
 def render(args: argparse.Namespace, options: ProjectOptions) -> tuple[str, list[str]]:

@@ -80,7 +80,7 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     else:
         document = _normalize(raw, options, setup)
         document, split = _apply_profiles(document, options, active, setup.sources[0].name)
-        document = _finish(document, options, setup.environment)
+        document = _finish(document, options, setup.environment, os.path.abspath(options.cwd))
     return LoadedProject(name=setup.name, working_dir=setup.working_dir,
                          files=tuple(s.name for s in setup.sources), document=document,
                          environment=setup.environment, warnings=_unique(warnings), profiles=split.profiles,
@@ -103,7 +103,9 @@ def _prepare(options: ProjectOptions, warnings: list[str]) -> _Setup:
     environ = dict(options.environ)
     environ.setdefault("PWD", cwd)
     env_files = tuple(discovery.absolute(f, cwd) for f in options.env_files)
-    start_dir = discovery.absolute(options.project_directory, cwd) if options.project_directory else cwd
+    # compose-go reads a first .env where -f points (or --project-directory, or the cwd), before it knows
+    # the files COMPOSE_FILE or discovery may add
+    start_dir = discovery.first_dir(options.files, project_directory=options.project_directory, cwd=cwd)
     environment = _environment(environ, env_files, start_dir, cwd, warnings.append)
     found = discovery.choose_files(options.files, environment, cwd=cwd,
                                    project_directory=options.project_directory)
@@ -191,13 +193,14 @@ def _apply_profiles(document: dict[str, Any], options: ProjectOptions, active: t
     return {**document, "services": selected}, split
 
 
-def _finish(document: dict[str, Any], options: ProjectOptions, environment: Mapping[str, str]) -> dict[str, Any]:
+def _finish(document: dict[str, Any], options: ProjectOptions, environment: Mapping[str, str],
+            cwd: str) -> dict[str, Any]:
     """env_file folded into environment, then resources no service uses dropped."""
     from stackctl.spec.environment import read_env_file
     from stackctl.spec.normalize import drop_unused_resources, fold_env_files
 
     if options.resolve_env:
-        document = fold_env_files(document, environment=environment, read_env_file=_env_file_reader(read_env_file))
+        document = fold_env_files(document, environment=environment, read_env_file=_env_file_reader(read_env_file, cwd))
     if not options.all_resources:
         document = drop_unused_resources(document)
     return document
@@ -212,13 +215,14 @@ def _check_consistency(document: dict[str, Any], split: profiles.ServiceSplit, f
         raise SpecError(problems)
 
 
-def _env_file_reader(read_env_file: Callable[..., Any]) -> Callable[..., Any]:
-    """``read_env_file`` taking its ``lookup`` as a mapping or as a ``key -> value | None`` callable."""
+def _env_file_reader(read_env_file: Callable[..., Any], cwd: str) -> Callable[..., Any]:
+    """``read_env_file`` taking its ``lookup`` as a mapping or as a ``key -> value | None`` callable, and
+    reading a relative path (left so by ``--no-path-resolution``) from ``cwd`` as compose does."""
 
     def read(path: str, *, lookup: Any, required: bool = True, fmt: str | None = None) -> Any:
         if not isinstance(lookup, Mapping):
             lookup = _LookupMapping(lookup)
-        return read_env_file(path, lookup=lookup, required=required, fmt=fmt)
+        return read_env_file(os.path.join(cwd, path), lookup=lookup, required=required, fmt=fmt)
 
     return read
 
