@@ -11,12 +11,11 @@ interpolation is off) keeps unparsable port/volume strings as they are.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 from stackctl.errors import SpecError
-from stackctl.spec._tree import ITEM, Path, dotted, matches, pattern
+from stackctl.spec._tree import ITEM, Path, Patterns, dotted, pattern, plain_copy
 from stackctl.spec.syntax.ports import PortMapping, PortSyntaxError
 from stackctl.spec.syntax.volumes import VolumeMount, VolumeSyntaxError
 
@@ -34,7 +33,7 @@ class _Ctx:
 
 def canonicalize(doc: dict[str, Any], *, file: str, lenient: bool = False) -> dict[str, Any]:
     """The long form of every short syntax in ``doc`` (a new dict; ``doc`` is left alone)."""
-    result = _transform(copy.deepcopy(doc), (), _Ctx(file, lenient))
+    result = _transform(plain_copy(doc), (), _Ctx(file, lenient))
     assert isinstance(result, dict)
     return _omit_empty_dns(result)
 
@@ -50,13 +49,15 @@ def _omit_empty_dns(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _transform(data: Any, path: Path, ctx: _Ctx) -> Any:
-    for pat, fn in _TRANSFORMERS:
-        if matches(path, pat):
-            return fn(data, path, ctx)
+    pat = _PATTERNS.match(path)
+    if pat is not None:
+        return _BY_PATTERN[pat](data, path, ctx)
     return _recurse(data, path, ctx)
 
 
 def _recurse(data: Any, path: Path, ctx: _Ctx) -> Any:
+    if not _PATTERNS.below(path):
+        return data
     if isinstance(data, dict):
         return {k: _transform(v, (*path, k), ctx) for k, v in data.items()}
     if isinstance(data, list):
@@ -297,3 +298,5 @@ _TRANSFORMERS: list[tuple[Path, Transformer]] = [
         ("include.*", _include),
     ]
 ]
+_BY_PATTERN = dict(_TRANSFORMERS)
+_PATTERNS = Patterns(_BY_PATTERN)

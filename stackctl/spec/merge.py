@@ -11,13 +11,12 @@ place of the earlier one with the same key (ports by ip/published/target/protoco
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 from stackctl.errors import SpecError
 from stackctl.spec import yaml12
-from stackctl.spec._tree import ITEM, Path, dotted, first_match, matches, pattern
+from stackctl.spec._tree import ITEM, Path, Patterns, dotted, pattern, plain_copy
 from stackctl.spec.canonical import go_sprint
 from stackctl.spec.syntax.volumes import VolumeMount, VolumeSyntaxError
 
@@ -26,9 +25,9 @@ Merger = Callable[[Any, Any, Path], Any]
 
 def merge(base: dict[str, Any], override: dict[str, Any], *, file: str = "") -> dict[str, Any]:
     """``override`` merged onto ``base`` (both left untouched); Reset/Override markers resolved."""
-    base = copy.deepcopy(base)
+    base = plain_copy(base)
     marked: list[Path] = []
-    override = _strip_markers(copy.deepcopy(override), (), marked)
+    override = _strip_markers(plain_copy(override), (), marked)
     for path in marked:
         _delete_path(base, path)
     try:
@@ -41,7 +40,7 @@ def merge(base: dict[str, Any], override: dict[str, Any], *, file: str = "") -> 
 
 def strip_markers(doc: Any) -> Any:
     """``doc`` without Reset/Override markers (what a single file means on its own)."""
-    return _strip_markers(copy.deepcopy(doc), (), [])
+    return _strip_markers(plain_copy(doc), (), [])
 
 
 def go_path(path: tuple[str | int, ...]) -> str:
@@ -88,7 +87,7 @@ def _delete_path(doc: Any, path: Path) -> None:
 
 
 def _merge(base: Any, other: Any, path: Path) -> Any:
-    special = first_match(path, _SPECIAL_PATTERNS)
+    special = _SPECIAL_PATTERNS.match(path)
     if special is not None:
         return _SPECIALS[special](base, other, path)
     if other is None:
@@ -233,7 +232,7 @@ _SPECIALS: dict[Path, Merger] = {
         ("services.*.ulimits.*", _replace),
     ]
 }
-_SPECIAL_PATTERNS = list(_SPECIALS)
+_SPECIAL_PATTERNS = Patterns(_SPECIALS)
 
 
 # --- unicity -------------------------------------------------------------------------------------------
@@ -245,7 +244,7 @@ Indexer = Callable[[Any, IPath], str]
 def enforce_unicity(doc: dict[str, Any], *, file: str = "") -> dict[str, Any]:
     """``doc`` with redefined sequence entries removed (the later definition kept at the first place)."""
     try:
-        result = _unique(copy.deepcopy(doc), ())
+        result = _unique(plain_copy(doc), ())
     except _MergeError as exc:
         raise SpecError(exc.message, file=file, path=dotted(exc.path)) from None
     assert isinstance(result, dict)
@@ -254,11 +253,13 @@ def enforce_unicity(doc: dict[str, Any], *, file: str = "") -> dict[str, Any]:
 
 def _unique(value: Any, path: Path) -> Any:
     if isinstance(value, dict):
+        if not _UNIQUE_PATTERNS.below(path):
+            return value
         return {k: _unique(v, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        for pat, indexer in _UNIQUE:
-            if matches(path, pat):
-                return _dedupe(value, path, indexer)
+        pat = _UNIQUE_PATTERNS.match(path)
+        if pat is not None:
+            return _dedupe(value, path, _UNIQUE_BY_PATTERN[pat])
     return value
 
 
@@ -377,3 +378,5 @@ _UNIQUE: list[tuple[Path, Indexer]] = [
         ("services.*.devices", _device_index),
     ]
 ]
+_UNIQUE_BY_PATTERN = dict(_UNIQUE)  # the later "services.*.devices" row wins, as in compose-go's map
+_UNIQUE_PATTERNS = Patterns(_UNIQUE_BY_PATTERN)

@@ -20,11 +20,11 @@ Profiles are applied by the loader between 5 and 7 (call :func:`drop_unused_reso
 
 from __future__ import annotations
 
-import copy
 import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from stackctl.spec._tree import plain_copy
 from stackctl.spec.gotypes import bind, in_field_order
 from stackctl.spec.paths import resolve_relative_paths
 
@@ -58,7 +58,7 @@ def normalize(doc: dict[str, Any], *, project_name: str, working_dir: str, envir
 
 def set_defaults(doc: dict[str, Any]) -> dict[str, Any]:
     """Build context, secret targets, port protocol/mode and device request counts filled in."""
-    doc = copy.deepcopy(doc)
+    doc = plain_copy(doc)
     for service in _services(doc).values():
         if not isinstance(service, dict):
             continue
@@ -87,7 +87,7 @@ def _services(doc: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_environment(doc: dict[str, Any], environment: Mapping[str, str]) -> dict[str, Any]:
     """``- KEY`` environment entries given their value; secrets/configs read from ``environment``."""
-    doc = copy.deepcopy(doc)
+    doc = plain_copy(doc)
     for service in _services(doc).values():
         if isinstance(service, dict) and isinstance(service.get("environment"), list):
             service["environment"] = [
@@ -106,7 +106,7 @@ def resolve_environment(doc: dict[str, Any], environment: Mapping[str, str]) -> 
 
 def normalize_model(doc: dict[str, Any], *, project_name: str, environment: Mapping[str, str]) -> dict[str, Any]:
     """Default network, pull_policy alias, build defaults, implicit depends_on, resource names."""
-    doc = copy.deepcopy(doc)
+    doc = plain_copy(doc)
     _default_network(doc)
     for service in _services(doc).values():
         if isinstance(service, dict):
@@ -214,7 +214,7 @@ def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str], read_
 
     Relative file paths (left by ``resolve_paths=False``) are read from ``cwd``, as compose-go does.
     """
-    doc = copy.deepcopy(doc)
+    doc = plain_copy(doc)
     services = doc.get("services", {})
 
     def reader(path: str, **kwargs: Any) -> Mapping[str, str | None]:

@@ -6,13 +6,12 @@ unlike compose-go, symbolic links are not resolved (that would read the file sys
 
 from __future__ import annotations
 
-import copy
 import posixpath
 from collections.abc import Callable
 from typing import Any
 
 from stackctl.errors import SpecError
-from stackctl.spec._tree import ITEM, Path, first_match, pattern
+from stackctl.spec._tree import ITEM, Path, Patterns, pattern, plain_copy
 from stackctl.spec.syntax.volumes import clean_path
 
 REMOTE_CONTEXT_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
@@ -91,15 +90,23 @@ def resolve_relative_paths(doc: dict[str, Any], *, working_dir: str, home: str |
         pattern("secrets.*.file"): r.unix_path,
         pattern("volumes.*"): r.volume_driver_opts,
     }
-    return _walk(copy.deepcopy(doc), (), table)
+    return _walk(plain_copy(doc), (), table, _PATTERNS)
 
 
-def _walk(value: Any, path: Path, table: dict[Path, Callable[[Any], Any]]) -> Any:
-    found = first_match(path, table)
+_PATTERNS = Patterns(pattern(p) for p in (
+    "services.*.build.context", "services.*.build.additional_contexts.*", "services.*.build.ssh.*",
+    "services.*.env_file.*.path", "services.*.label_file.*", "services.*.extends.file",
+    "services.*.develop.watch.*.path", "services.*.volumes.*", "configs.*.file", "secrets.*.file", "volumes.*"))
+
+
+def _walk(value: Any, path: Path, table: dict[Path, Callable[[Any], Any]], patterns: Patterns) -> Any:
+    found = patterns.match(path)
     if found is not None:
         return table[found](value)
+    if not patterns.below(path):
+        return value
     if isinstance(value, dict):
-        return {k: _walk(v, (*path, k), table) for k, v in value.items()}
+        return {k: _walk(v, (*path, k), table, patterns) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(v, (*path, ITEM), table) for v in value]
+        return [_walk(v, (*path, ITEM), table, patterns) for v in value]
     return value
