@@ -45,10 +45,11 @@ def normalize(doc: dict[str, Any], *, project_name: str, working_dir: str, envir
     if apply_normalization:
         doc = normalize_model(doc, project_name=project_name, environment=environment)
     doc = bind({**doc, "name": project_name}, file=file)
-    if resolve_env:
-        if read_env_file is None:
-            raise TypeError("resolve_env=True needs a read_env_file callable")
-        doc = fold_env_files(doc, environment=environment, read_env_file=read_env_file, cwd=cwd)
+    if resolve_env and read_env_file is None:
+        raise TypeError("resolve_env=True needs a read_env_file callable")
+    if read_env_file is not None:
+        doc = fold_env_files(doc, environment=environment, read_env_file=read_env_file, cwd=cwd,
+                             env_files=resolve_env)
     if drop_unused:
         doc = drop_unused_resources(doc)
     return doc
@@ -209,8 +210,9 @@ def _names_from_keys(doc: dict[str, Any], project_name: str) -> None:
 # --- 6. env_file / label_file (Project.WithServicesEnvironmentResolved / LabelsResolved) -----------------
 
 def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str], read_env_file: ReadEnvFile,
-                   cwd: str | None = None) -> dict[str, Any]:
-    """Each service's ``env_file`` contents merged under its ``environment`` (which wins); same for labels.
+                   cwd: str | None = None, env_files: bool = True) -> dict[str, Any]:
+    """Each service's ``env_file`` contents merged under its ``environment`` (which wins); same for
+    ``label_file`` under ``labels`` (always done by compose-go, even when ``env_files=False``).
 
     Relative file paths (left by ``resolve_paths=False``) are read from ``cwd``, as compose-go does.
     """
@@ -223,7 +225,8 @@ def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str], read_
         return read_env_file(path, **kwargs)
 
     for name, service in services.items():
-        _fold_env(service, environment, reader)
+        if env_files:
+            _fold_env(service, environment, reader)
         _fold_labels(service, reader)
         services[name] = in_field_order(service, "ServiceConfig")
     return doc

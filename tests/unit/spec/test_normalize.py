@@ -200,3 +200,11 @@ def test_bad_value_names_its_path() -> None:
     with pytest.raises(SpecError) as err:
         run({"services": {"web": {"image": "x", "mem_limit": "lots"}}})
     assert err.value.problems[0].path == "services.web.mem_limit"
+
+
+def test_label_files_are_folded_even_without_environment_resolution() -> None:
+    files = {"/p/l.env": {"team": "core", "tier": "file"}}
+    svc = web({"services": {"web": {"image": "x", "label_file": "l.env", "labels": {"tier": "declared"},
+                                    "env_file": "e.env"}}}, env_files=files, resolve_env=False)
+    assert svc["labels"] == {"team": "core", "tier": "declared"}
+    assert "label_file" not in svc and svc["env_file"] == [{"path": "/p/e.env", "required": True}]
