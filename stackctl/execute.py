@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Sequence
 
 from stackctl.errors import ExecutionError, StackctlError
 from stackctl.plan.actions import Action
@@ -126,6 +126,19 @@ async def execute(actions: Sequence[Action], run: Runner, *, limit: int = 16,
                   reporter: Reporter | None = None, clock: Callable[[], float] = time.monotonic) -> Outcome:
     """Run every action once its needs succeeded; never raises for an action's failure."""
     return await _Run(actions, run, limit, reporter or _noop, clock).go()
+
+
+def run_actions(actions: Sequence[Action], run: Runner, *, limit: int = 16,
+                reporter: Reporter | None = None) -> Outcome:
+    """execute() in a new event loop whose worker threads match the limit (driver calls are blocking)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def main() -> Outcome:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=max(4, limit + 2), thread_name_prefix="stackctl"))
+        return await execute(actions, run, limit=limit, reporter=reporter)
+
+    return asyncio.run(main())
 
 
 def raise_for(outcome: Outcome, by_id: dict[str, Action]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from stackctl.errors import UsageError
 
@@ -30,7 +31,7 @@ def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type
     p.add_argument("--no-log-prefix", action="store_true")
     p.add_argument("--no-color", action="store_true")
     p.set_defaults(func=run_logs)
-    for verb in STOP_KINDS:
+    for verb, kind in STOP_KINDS.items():
         p = common(verbs.add_parser(verb, help=f"{verb} the services' containers"))
         p.add_argument("services", nargs="*", metavar="SERVICE")
         if verb in ("stop", "restart"):
@@ -41,7 +42,7 @@ def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type
             p.add_argument("-f", "--force", action="store_true")
             p.add_argument("-s", "--stop", action="store_true")
             p.add_argument("-v", "--volumes", action="store_true")
-        p.set_defaults(func=run_stop_like, kind=STOP_KINDS[verb])
+        p.set_defaults(func=run_stop_like, kind=kind)
     p = common(verbs.add_parser("scale", help="set the number of containers of services"))
     p.add_argument("pairs", nargs="+", metavar="SERVICE=N")
     p.add_argument("--no-deps", action="store_true")
@@ -170,8 +171,7 @@ def run_scale(args: argparse.Namespace) -> int:
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    ce = _engine()
-    tgt, engine, found = _containers(args)
+    _, engine, found = _containers(args)
     match = [c for c in found if c.service == args.service and c.number == args.index and c.running]
     if not match:
         raise UsageError(f"service {args.service!r} has no running container #{args.index}")
@@ -188,15 +188,14 @@ def run_exec(args: argparse.Namespace) -> int:
         if stderr:
             sys.stderr.buffer.write(stderr)
             sys.stderr.flush()
-    del ce
     return int(engine.exec(match[0].id, list(args.cmd), user=args.user, workdir=args.workdir, env=env,
                            tty=False, detach=args.detach, out=write))
 
 
 def run_images_verb(args: argparse.Namespace) -> int:
+    from stackctl.compose.apply import Applier
     from stackctl.compose.images import plan_images
     from stackctl.compose.up import _inspect_images, _run
-    from stackctl.compose.apply import Applier
 
     ce = _engine()
     project = ce.load(args, tuple(args.services))

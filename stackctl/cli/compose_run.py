@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def register(verbs: argparse._SubParsersAction, common: Callable[..., Any]) -> None:  # type: ignore[type-arg]

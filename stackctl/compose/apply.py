@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from stackctl.compose.container_config import build_container_spec, network_body, volume_body
 from stackctl.compose.images import build_spec

@@ -5,8 +5,9 @@ Pure: everything comes in as arguments. Keys follow the Docker Engine API (v1.41
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from stackctl import __version__
 from stackctl import labels as L

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from stackctl.compose.apply import Applier
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
-from stackctl.execute import Reporter, execute, raise_for
+from stackctl.execute import Reporter, raise_for, run_actions
 from stackctl.plan.actions import Plan
 from stackctl.plan.lifecycle import plan_down, plan_start, plan_stop_like
 from stackctl.plan.observed import Observed
@@ -37,7 +37,7 @@ def _applier(driver: Driver, target: Target, timeout: int | None) -> Applier:
 def run_plan(driver: Driver, target: Target, plan: Plan, *, limit: int = 16, timeout: int | None = None,
              reporter: Reporter | None = None) -> Plan:
     applier = _applier(driver, target, timeout)
-    outcome = asyncio.run(execute(plan.actions, applier.run, limit=limit, reporter=reporter))
+    outcome = run_actions(plan.actions, applier.run, limit=limit, reporter=reporter)
     raise_for(outcome, plan.by_id())
     return plan
 

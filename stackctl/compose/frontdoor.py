@@ -11,8 +11,9 @@ out of the balancer (and drained) before they are stopped.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from stackctl.compose.project import Project
 from stackctl.plan.actions import Plan

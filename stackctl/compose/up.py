@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from stackctl.compose.images import plan_images
 from stackctl.compose.project import Project
@@ -111,11 +112,9 @@ class _Lazy:
 
 
 def _run(plan: Plan, applier: Any, limit: int, reporter: Reporter | None) -> None:
-    import asyncio
+    from stackctl.execute import raise_for, run_actions
 
-    from stackctl.execute import execute, raise_for
-
-    outcome = asyncio.run(execute(plan.actions, applier.run, limit=limit, reporter=reporter))
+    outcome = run_actions(plan.actions, applier.run, limit=limit, reporter=reporter)
     raise_for(outcome, plan.by_id())
 
 

@@ -8,7 +8,7 @@ engine call, so that a failure names the service and the step, and keeps the lib
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from stackctl.errors import DriverError, EngineUnavailable, HostKeyError
 

@@ -11,7 +11,8 @@ import http.client
 import json
 import socket
 import urllib.parse
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 class NotFound(Exception):

@@ -6,8 +6,9 @@ raises only ``DriverError`` (``EngineUnavailable`` when the engine cannot be rea
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 from stackctl.plan.observed import Observed, ObservedContainer
 

@@ -8,7 +8,8 @@ host keys checked against known_hosts, unknown keys refused).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from stackctl import labels as L
 from stackctl.drivers._errors import convert, is_not_found, translate
@@ -56,7 +57,7 @@ def _inspected(raw: Mapping[str, Any]) -> ObservedContainer:
         health=(state.get("Health") or {}).get("Status"),
         exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
         image=cfg.get("Image") or "", labels=labels,
-        networks=frozenset(((raw.get("NetworkSettings") or {}).get("Networks") or {})),
+        networks=frozenset((raw.get("NetworkSettings") or {}).get("Networks") or {}),
         created=str(raw.get("Created") or ""))
 
 

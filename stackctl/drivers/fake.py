@@ -8,8 +8,9 @@ whose containers exit at once with that code), ``health`` (service -> reported h
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from stackctl import labels as L
 from stackctl.drivers.base import BuildSpec, ContainerSpec

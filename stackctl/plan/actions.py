@@ -7,8 +7,9 @@ knowledge of conditions and there is no barrier per dependency level.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 # Kinds of action, in the order a plan prints them.
 KINDS = (

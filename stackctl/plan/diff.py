@@ -7,8 +7,9 @@ can run each one as soon as what it needs is done.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason

@@ -5,7 +5,8 @@ Pure. Stopping goes in reverse dependency order (dependents first), starting in 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
@@ -23,7 +24,7 @@ def dependents_map(doc: Mapping[str, Any] | None) -> dict[str, set[str]]:
 
 
 def check_services(doc: Mapping[str, Any] | None, names: tuple[str, ...]) -> None:
-    known = set(((doc or {}).get("services") or {}))
+    known = set((doc or {}).get("services") or {})
     unknown = [n for n in names if doc is not None and n not in known]
     if unknown:
         raise PlanError(f"no such service: {', '.join(unknown)}")
@@ -73,7 +74,7 @@ def plan_start(doc: Mapping[str, Any] | None, observed: Observed, *, services: t
 def plan_down(doc: Mapping[str, Any] | None, observed: Observed, *, project: str, volumes: bool = False,
               remove_orphans: bool = False, timeout: int | None = None) -> Plan:
     """Remove the project's containers (dependents first), then its networks, then (-v) volumes."""
-    known = set(((doc or {}).get("services") or {}))
+    known = set((doc or {}).get("services") or {})
     chosen = [c for c in observed.containers
               if doc is None or c.service in known or remove_orphans]
     kept = [c for c in observed.containers if c not in chosen]

@@ -5,8 +5,8 @@ Plain frozen values; drivers build them, the planner only reads them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from stackctl import labels as L
 

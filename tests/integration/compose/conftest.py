@@ -6,7 +6,8 @@ import json
 import pathlib
 import secrets
 import subprocess
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from stackctl.drivers.docker_engine import DockerEngine
 
 
 def docker_json(*args: str) -> Any:
-    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(["docker", *args], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -24,7 +25,7 @@ def containers(project: str, *, all: bool = True) -> list[dict[str, Any]]:
     """The engine's own view (docker CLI inspect), independent of stackctl's driver."""
     ids = subprocess.run(["docker", "ps", "-q", *(["-a"] if all else []), "--filter",
                           f"label=com.docker.compose.project={project}"],
-                         capture_output=True, text=True, timeout=60).stdout.split()
+                         check=False, capture_output=True, text=True, timeout=60).stdout.split()
     return docker_json("inspect", *ids) if ids else []
 
 
@@ -44,14 +45,14 @@ def project_name(engine: None) -> str:
     name = f"sct{secrets.token_hex(3)}"
     yield name
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={name}"],
-                         capture_output=True, text=True).stdout.split()
+                         check=False, capture_output=True, text=True).stdout.split()
     if ids:
-        subprocess.run(["docker", "rm", "-fv", *ids], capture_output=True)
+        subprocess.run(["docker", "rm", "-fv", *ids], check=False, capture_output=True)
     for kind in ("network", "volume"):
         found = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label=com.docker.compose.project={name}"],
-                               capture_output=True, text=True).stdout.split()
+                               check=False, capture_output=True, text=True).stdout.split()
         if found:
-            subprocess.run(["docker", kind, "rm", *found], capture_output=True)
+            subprocess.run(["docker", kind, "rm", *found], check=False, capture_output=True)
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def make_project(tmp_path: pathlib.Path, project_name: str, oracle: pathlib.Path
     def make(text: str) -> Project:
         (tmp_path / "compose.yaml").write_text(text)
         out = subprocess.run([str(oracle), "-p", project_name, "config", "--format", "json"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+                             check=False, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         return from_document(json.loads(out.stdout), working_dir=str(tmp_path),
                              files=(str(tmp_path / "compose.yaml"),))

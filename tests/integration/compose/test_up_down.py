@@ -68,7 +68,7 @@ def test_up_creates_everything_with_compose_labels_then_down_removes_it(engine_d
 
 def listed(kind: str, project: str) -> list[str]:
     out = subprocess.run(["docker", kind, "ls", "--format", "{{.Name}}", "--filter",
-                          f"label=com.docker.compose.project={project}"], capture_output=True, text=True)
+                          f"label=com.docker.compose.project={project}"], check=False, capture_output=True, text=True)
     return sorted(out.stdout.split())
 
 

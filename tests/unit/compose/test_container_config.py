@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from stackctl.compose.container_config import ProjectContext, build_container_spec, network_body, restart_policy
+from stackctl.compose.container_config import (
+    ProjectContext,
+    build_container_spec,
+    network_body,
+    restart_policy,
+)
 from stackctl.compose.durations import duration_ns, size_bytes
 from tests.unit.plan._docs import doc, service
 
