@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import stackctl_cmd  # noqa: E402
+from _common import stackctl_cmd
 
 BODY = "stackctl lb bench 24 b.\n"  # 24 bytes
 NGINX = """worker_processes 1;
@@ -91,20 +91,29 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(port: int, *, duration: float, connections: int, close: bool) -> tuple[float, float]:
-    """(requests/s, p99 latency in ms) of one wrk run."""
+def wrk(port: int, *, duration: float, connections: int, close: bool) -> tuple[float, float, int]:
+    """(requests/s, p99 latency in ms, requests) of one wrk run."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", f"http://127.0.0.1:{port}/"]
     if close:
         cmd[1:1] = ["-H", "Connection: close"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30, check=False).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    if rps is None or p99 is None:
+    if rps is None or p99 is None or count is None:
         raise SystemExit(f"cannot read wrk output:\n{out}")
     if errors and close is False:
         print(f"  note: port {port}: socket errors {errors.group(1)}", file=sys.stderr)
-    return float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)]
+    return float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], int(count.group(1))
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process used so far (0 for None)."""
+    if pid is None:
+        return 0.0
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -163,8 +172,8 @@ class Fleet:
             wait_port(port)
 
     def _spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.dir / f"{pathlib.Path(cmd[0]).name}.log", "ab")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        with open(self.dir / f"{pathlib.Path(cmd[0]).name}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
 
@@ -180,15 +189,20 @@ class Fleet:
 
 def measure(fleet: Fleet, *, rounds: int, duration: float) -> dict[str, dict[str, float]]:
     targets = {"direct": fleet.backends[0], "haproxy": fleet.haproxy_port, "stackctl": fleet.lb_port}
+    pids = {"direct": None, "haproxy": fleet.haproxy.pid, "stackctl": fleet.lb.pid}
     samples: dict[str, dict[str, list[float]]] = {t: {} for t in targets}
     for name, port in targets.items():  # warm-up
         wrk(port, duration=1, connections=32, close=False)
     for _ in range(rounds):
         for name, port in targets.items():
-            ka, ka_p99 = wrk(port, duration=duration, connections=32, close=False)
-            nc, _ = wrk(port, duration=duration, connections=32, close=True)
-            _, solo_p99 = wrk(port, duration=max(1.0, duration / 2), connections=1, close=False)
-            for key, value in (("keepalive", ka), ("newconn", nc), ("p99_c32", ka_p99), ("p99_c1", solo_p99)):
+            cpu0 = cpu_seconds(pids[name])
+            ka, ka_p99, ka_n = wrk(port, duration=duration, connections=32, close=False)
+            cpu1 = cpu_seconds(pids[name])
+            nc, _, nc_n = wrk(port, duration=duration, connections=32, close=True)
+            cpu2 = cpu_seconds(pids[name])
+            _, solo_p99, _ = wrk(port, duration=max(1.0, duration / 2), connections=1, close=False)
+            for key, value in (("keepalive", ka), ("newconn", nc), ("p99_c32", ka_p99), ("p99_c1", solo_p99),
+                               ("cpu_ka", 1e6 * (cpu1 - cpu0) / ka_n), ("cpu_nc", 1e6 * (cpu2 - cpu1) / nc_n)):
                 samples[name].setdefault(key, []).append(value)
     return {t: {k: statistics.median(v) for k, v in s.items()} for t, s in samples.items()}
 
@@ -201,12 +215,17 @@ def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle:
     for name in ("haproxy", "stackctl"):
         print(f"p99 added over direct, {name:8}: c32 {res[name]['p99_c32'] - direct['p99_c32']:+.3f} ms, "
               f"c1 {res[name]['p99_c1'] - direct['p99_c1']:+.3f} ms")
+    for name in ("haproxy", "stackctl"):
+        print(f"CPU per request, {name:8}: keep-alive {res[name]['cpu_ka']:6.1f} us, "
+              f"new connection {res[name]['cpu_nc']:6.1f} us")
     for name, mb in rss.items():
         print(f"RSS with {idle:,} idle connections, {name:8}: {mb:7.1f} MB")
     print("\nratios ours/HAProxy (goal):")
     print(f"  keep-alive req/s      {ours['keepalive'] / theirs['keepalive']:5.2f}  (>= 1.0)")
     print(f"  new-connection req/s  {ours['newconn'] / theirs['newconn']:5.2f}  (>= 0.8)")
     print(f"  p99 added over direct (c1) {ours['p99_c1'] - direct['p99_c1']:+.3f} ms  (<= 1 ms)")
+    print(f"  CPU per request, HAProxy/ours (load-independent, higher is better): keep-alive "
+          f"{theirs['cpu_ka'] / ours['cpu_ka']:4.2f}, new connection {theirs['cpu_nc'] / ours['cpu_nc']:4.2f}")
     if "stackctl" in rss:
         print(f"  idle RSS {rss['stackctl']:.1f} MB  (<= 150 MB)")
 
@@ -225,6 +244,7 @@ def main() -> None:
     if idle < args.idle:
         print(f"note: descriptor limit {limit} (hard): holding {idle:,} idle connections, not {args.idle:,}",
               file=sys.stderr)
+    load_before = f"{os.getloadavg()[0]:.2f}"
     with tempfile.TemporaryDirectory(prefix="stackctl-lb-bench-") as tmp:
         fleet = Fleet(pathlib.Path(tmp), maxconn=max(idle + 50, 1000))
         try:
@@ -236,6 +256,8 @@ def main() -> None:
                        "stackctl": hold_idle(fleet.lb_port, idle, fleet.lb.pid)}
         finally:
             fleet.stop()
+    print(f"load average before/after: {load_before} / {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs; "
+          "other work on the machine skews req/s, the CPU-per-request figures much less)")
     print_results(res, rss, idle)
 
 

@@ -112,7 +112,7 @@ class _Problems:
 def parse_duration(value: Any) -> float:
     """``2``, ``2.5``, ``"500ms"``, ``"2s"``, ``"1m"`` -> seconds. Raises ValueError otherwise."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration")
+        raise ValueError("expected a duration")  # noqa: TRY004 - callers turn ValueErrors into Problems
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:

@@ -13,6 +13,7 @@ tried for the same client, so a new connection never fails while a healthy backe
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from stackctl.errors import LoadBalancerError
@@ -22,6 +23,7 @@ from stackctl.lb.pool import Backend, Pool
 
 PENDING_LIMIT = 256 * 1024  # client bytes held while the backend connect is in flight
 IDLE_TICKS = 4  # the idle sweep runs IDLE_TICKS times per idle_timeout
+CONNECT_TICKS = 4  # and the connect sweep CONNECT_TICKS times per connect_timeout
 
 
 class TcpListener:
@@ -39,6 +41,8 @@ class TcpListener:
         self.bytes_in = 0
         self.bytes_out = 0
         self._sweeper: asyncio.TimerHandle | None = None
+        self._connect_sweeper: asyncio.TimerHandle | None = None
+        self.tick = 0  # advanced CONNECT_TICKS times per connect_timeout
         self._drain_timers: dict[Backend, asyncio.TimerHandle] = {}
         self.loop = asyncio.get_running_loop()
 
@@ -52,6 +56,7 @@ class TcpListener:
             raise LoadBalancerError(
                 f"listener {self.config.name}: cannot bind {bind}/tcp: {os_reason(exc)}") from exc
         self._schedule_sweep()
+        self._schedule_connect_sweep()
 
     @property
     def health(self) -> HealthCheck | None:
@@ -92,8 +97,12 @@ class TcpListener:
 
     def session_ended(self, session: ClientSide) -> None:
         self.sessions.discard(session)
+        self.bytes_in += session.nin
+        self.bytes_out += session.nout
         backend = session.backend
         if backend is not None and session.peer is not None:
+            backend.bytes_in += session.nin
+            backend.bytes_out += session.nout
             backend.active -= 1
             if backend.draining and backend.active == 0:
                 self.pool.forget(backend)
@@ -101,14 +110,31 @@ class TcpListener:
                 if timer is not None:
                     timer.cancel()
 
+    # -- connect timeout: one periodic sweep rather than a timer per connection -----------------
+    def _schedule_connect_sweep(self) -> None:
+        self._connect_sweeper = self.loop.call_later(self.config.connect_timeout / CONNECT_TICKS,
+                                                     self._connect_sweep)
+
+    def _connect_sweep(self) -> None:
+        self.tick += 1
+        for session in self.sessions:
+            task = session.task
+            if task is not None and self.tick - session.connect_tick > CONNECT_TICKS:
+                task.cancel()
+        self._schedule_connect_sweep()
+
     # -- idle timeout ---------------------------------------------------------------------------
     def _schedule_sweep(self) -> None:
         self._sweeper = self.loop.call_later(self.config.idle_timeout / IDLE_TICKS, self._sweep)
 
     def _sweep(self) -> None:
         for session in list(self.sessions):
+            moved = session.nin + session.nout
+            if moved != session.seen:
+                session.seen, session.idle = moved, 0
+                continue
             session.idle += 1
-            if session.idle > IDLE_TICKS:
+            if session.idle >= IDLE_TICKS:
                 session.close()
         self._schedule_sweep()
 
@@ -125,26 +151,33 @@ class TcpListener:
             await asyncio.sleep(0.05)
         for session in list(self.sessions):
             session.close()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-        for timer in self._drain_timers.values():
-            timer.cancel()
+        for timer in (self._sweeper, self._connect_sweeper, *self._drain_timers.values()):
+            if timer is not None:
+                timer.cancel()
         if self.server is not None:
             await self.server.wait_closed()
 
     def stats(self) -> dict[str, Any]:
+        """Counters so far; open sessions' bytes are added in here, not on every chunk."""
+        live: dict[Backend | None, list[int]] = {}
+        for session in self.sessions:
+            counts = live.setdefault(session.backend if session.peer is not None else None, [0, 0])
+            counts[0] += session.nin
+            counts[1] += session.nout
+        total = [sum(c[0] for c in live.values()), sum(c[1] for c in live.values())]
         return {
             "name": self.config.name, "protocol": "tcp", "bind": str(self.config.bind),
             "connections": self.connections, "active": len(self.sessions), "rejected": self.rejected,
-            "no_backend": self.no_backend, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
-            "backends": [backend_stats(b) for b in self.pool.all()],
+            "no_backend": self.no_backend, "bytes_in": self.bytes_in + total[0],
+            "bytes_out": self.bytes_out + total[1],
+            "backends": [backend_stats(b, live.get(b, (0, 0))) for b in self.pool.all()],
         }
 
 
-def backend_stats(backend: Backend) -> dict[str, Any]:
+def backend_stats(backend: Backend, live: tuple[int, int] | list[int] = (0, 0)) -> dict[str, Any]:
     return {
         "address": str(backend.address), "state": backend.state, "connections": backend.connections,
-        "active": backend.active, "bytes_in": backend.bytes_in, "bytes_out": backend.bytes_out,
+        "active": backend.active, "bytes_in": backend.bytes_in + live[0], "bytes_out": backend.bytes_out + live[1],
         "connect_failures": backend.connect_failures, "check_failures": backend.check_failures,
     }
 
@@ -152,8 +185,25 @@ def backend_stats(backend: Backend) -> dict[str, Any]:
 class ClientSide(asyncio.Protocol):
     """The client's connection; owns the session and its backend connection (``peer``)."""
 
-    __slots__ = ("listener", "transport", "peer", "backend", "pending", "pending_size", "replay", "eof_in",
-                 "eof_out", "idle", "closed", "tried", "task")
+    __slots__ = (
+        "backend",
+        "closed",
+        "connect_tick",
+        "eof_in",
+        "eof_out",
+        "idle",
+        "listener",
+        "nin",
+        "nout",
+        "peer",
+        "pending",
+        "pending_size",
+        "replay",
+        "seen",
+        "task",
+        "transport",
+        "tried",
+    )
 
     def __init__(self, listener: TcpListener) -> None:
         self.listener = listener
@@ -165,10 +215,14 @@ class ClientSide(asyncio.Protocol):
         self.replay: list[bytes] | None = None  # sent to the backend, kept until it answers
         self.eof_in = False  # the client finished sending
         self.eof_out = False  # the backend finished sending
+        self.nin = 0  # bytes from the client
+        self.nout = 0  # bytes from the backend
+        self.seen = -1  # nin + nout at the last idle sweep (none yet)
         self.idle = 0
         self.closed = False
         self.tried: list[Backend] = []
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.connect_tick = 0
 
     def connection_made(self, transport: Any) -> None:
         listener = self.listener
@@ -189,26 +243,24 @@ class ClientSide(asyncio.Protocol):
             self.close()
             return
         self.backend = backend
-        self.task = self.listener.loop.create_task(self._connect(backend))
-
-    async def _connect(self, backend: Backend) -> None:
         loop = self.listener.loop
-        timer = loop.call_later(self.listener.config.connect_timeout, self._connect_timed_out)
-        try:
-            await loop.create_connection(lambda: BackendSide(self, backend), backend.host, backend.port)
-        except (OSError, asyncio.CancelledError):
-            if self.closed:
-                return
-            self.listener.pool.connect_failed(backend)
-            self.tried.append(backend)
-            self._connect_next()
-        finally:
-            timer.cancel()
-            self.task = None
+        self.connect_tick = self.listener.tick
+        self.task = task = loop.create_task(
+            loop.create_connection(partial(BackendSide, self, backend), backend.host, backend.port))
+        task.add_done_callback(self._connect_done)
 
-    def _connect_timed_out(self) -> None:
-        if self.task is not None and self.peer is None:
-            self.task.cancel()
+    def _connect_done(self, task: asyncio.Task[Any]) -> None:
+        """A connect finished; on failure (refused, unreachable, timed out) try the next backend."""
+        self.task = None
+        if not task.cancelled() and task.exception() is None:
+            return  # attached() already ran from the backend protocol's connection_made
+        if self.closed:
+            return
+        backend = self.backend
+        assert backend is not None
+        self.listener.pool.connect_failed(backend)
+        self.tried.append(backend)
+        self._connect_next()
 
     def attached(self, transport: Any, backend: Backend) -> None:
         """The backend connection is up: send the PROXY header and what the client already sent."""
@@ -228,7 +280,6 @@ class ClientSide(asyncio.Protocol):
         else:
             self.replay = self.pending
         if self.pending:
-            backend.bytes_in += self.pending_size
             transport.write(b"".join(self.pending))
             self.pending = []
         if self.eof_in:
@@ -236,18 +287,15 @@ class ClientSide(asyncio.Protocol):
 
     # -- client -> backend ----------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        self.idle = 0
-        size = len(data)
-        self.listener.bytes_in += size
+        self.nin += len(data)
         peer = self.peer
         if peer is not None:
-            self.backend.bytes_in += size  # type: ignore[union-attr]
             peer.write(data)
             if self.replay is not None:
                 self._keep_for_replay(data)
             return
         self.pending.append(data)
-        self.pending_size += size
+        self.pending_size += len(data)
         if self.pending_size > PENDING_LIMIT:
             self.transport.pause_reading()
 
@@ -314,7 +362,7 @@ class ClientSide(asyncio.Protocol):
 class BackendSide(asyncio.Protocol):
     """The backend connection of one session; relays to the client's transport."""
 
-    __slots__ = ("client", "backend", "out", "listener")
+    __slots__ = ("backend", "client", "listener", "out")
 
     def __init__(self, client: ClientSide, backend: Backend) -> None:
         self.client = client
@@ -326,13 +374,10 @@ class BackendSide(asyncio.Protocol):
         self.client.attached(transport, self.backend)
 
     def data_received(self, data: bytes) -> None:
-        size = len(data)
         client = self.client
-        client.idle = 0
+        client.nout += len(data)
         if client.replay is not None:
             client.replay = None  # the backend answered: the session is bound to it
-        self.backend.bytes_out += size
-        self.listener.bytes_out += size
         self.out.write(data)
 
     def eof_received(self) -> bool:

@@ -68,7 +68,7 @@ def test_serve_stats_metrics_and_a_graceful_sigterm(tmp_path: Path, cli) -> None
             assert rows[1][:4] == ["web", f"127.0.0.1:{port}/tcp", "4", "0"]
             assert rows[2][:3] == [f"127.0.0.1:{a}", "up", "2"] and rows[3][:3] == [f"127.0.0.1:{b}", "up", "2"]
             text = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5).read().decode()
-            assert f'stackctl_lb_listener_connections_total{{listener="web",protocol="tcp"}} 4' in text
+            assert 'stackctl_lb_listener_connections_total{listener="web",protocol="tcp"} 4' in text
 
             held = socket.create_connection(("127.0.0.1", port), timeout=5)
             held.sendall(b"before\n")

@@ -55,7 +55,7 @@ class Load:
         time.sleep(seconds)
         return Counter(self.served) - before
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Load:  # noqa: PYI034
         for t in self.threads:
             t.start()
         return self

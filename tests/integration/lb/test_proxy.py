@@ -10,8 +10,16 @@ import socket
 from collections import Counter
 
 from stackctl.lb.config import Address, BackendSpec
-from tests.integration.lb.servers import (ask, backend_process, balancer, echo_backend, free_port, line_backend,
-                                          listener, proxy_header_backend)
+from tests.integration.lb.servers import (
+    ask,
+    backend_process,
+    balancer,
+    echo_backend,
+    free_port,
+    line_backend,
+    listener,
+    proxy_header_backend,
+)
 
 
 def run(coro: object, timeout: float = 30) -> None:
@@ -93,6 +101,31 @@ def test_a_request_queued_at_a_backend_that_dies_before_accepting_goes_to_the_ne
             dying.close()  # the queued connection is reset
             assert await pending == "other hi"
             assert lb.pool.backends[0].state == "down"
+    run(main())
+
+
+def test_a_backend_that_does_not_answer_the_connect_is_given_up_after_the_connect_timeout() -> None:
+    async def main() -> None:
+        full = socket.socket()
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        fillers = []
+        for _ in range(3):  # fill its accept queue: further SYNs are dropped, connects hang
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(full.getsockname())
+            fillers.append(filler)
+        await asyncio.sleep(0.1)
+        _, good = await line_backend("good")
+        async with balancer(listener([full.getsockname()[1], good], health=None, connect_timeout=0.4)) as lb:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            assert await ask(lb.port) == "good hi"
+            assert 0.35 < loop.time() - started < 2.5
+            assert lb.pool.backends[0].state == "down"
+            assert await ask(lb.port) == "good hi"
+        for sock in [full, *fillers]:
+            sock.close()
     run(main())
 
 
