@@ -208,3 +208,57 @@ def test_label_files_are_folded_even_without_environment_resolution() -> None:
                                     "env_file": "e.env"}}}, env_files=files, resolve_env=False)
     assert svc["labels"] == {"team": "core", "tier": "declared"}
     assert "label_file" not in svc and svc["env_file"] == [{"path": "/p/e.env", "required": True}]
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    ("echo hello", ["echo", "hello"]),
+    ("sh -c 'echo $HOME'", ["sh", "-c", "echo $HOME"]),
+    ('echo "a \\"b\\" c"', ["echo", 'a "b" c']),
+    ("a\\ b c", ["a b", "c"]),
+    ("x '' y", ["x", "", "y"]),
+    ("run; rm -rf /", ["run"]),  # compose-go stops at an unquoted ; & | < >
+    ("echo $(date) done", ["echo", "$(date)", "done"]),
+    ("  spaced\tout \n", ["spaced", "out"]),
+])
+def test_command_strings_split_like_compose_go(command: str, words: list[str]) -> None:
+    assert web({"services": {"web": {"image": "x", "command": command}}})["command"] == words
+
+
+@pytest.mark.parametrize("command", ["echo 'open", 'echo "open', "trailing\\", "bad (paren"])
+def test_unbalanced_command_is_an_error(command: str) -> None:
+    with pytest.raises(SpecError, match="invalid command line string"):
+        run({"services": {"web": {"image": "x", "command": command}}})
+
+
+@pytest.mark.parametrize(("given", "printed"), [
+    ("10s", "10s"), ("1m30s", "1m30s"), ("90s", "1m30s"), ("1h", "1h0m0s"), ("500ms", "500ms"),
+    ("1.5s", "1.5s"), ("2h45m", "2h45m0s"), ("1d", "24h0m0s"), ("100us", "100µs"), ("0s", "0s"),
+])
+def test_durations_print_as_go_does(given: str, printed: str) -> None:
+    svc = web({"services": {"web": {"image": "x", "healthcheck": {"interval": given}}}})
+    assert svc["healthcheck"] == {"interval": printed}
+
+
+@pytest.mark.parametrize("given", [30, "10", "1x", "s"])
+def test_durations_need_a_unit(given: Any) -> None:
+    with pytest.raises(SpecError) as err:
+        run({"services": {"web": {"image": "x", "healthcheck": {"interval": given}}}})
+    assert err.value.problems[0].path == "services.web.healthcheck.interval"
+
+
+@pytest.mark.parametrize(("given", "printed"), [
+    ("1b", "1"), ("2k", "2048"), ("2kb", "2048"), ("1.5m", "1572864"), ("1g", "1073741824"), ("1G", "1073741824"),
+    (1024, "1024"), ("1 gb", "1073741824"),
+])
+def test_byte_sizes_print_as_bytes(given: Any, printed: str) -> None:
+    assert web({"services": {"web": {"image": "x", "shm_size": given}}})["shm_size"] == printed
+
+
+def test_local_bind_volume_device_and_windows_paths() -> None:
+    doc = run({"services": {"web": {"image": "x", "volumes": ["data:/d", "C:\\\\x:/x"],
+                                    "build": {"context": "service:base"}}},
+               "volumes": {"data": {"driver": "local", "driver_opts": {"o": "bind", "type": "none",
+                                                                       "device": "./dev"}}}})
+    assert doc["volumes"]["data"]["driver_opts"]["device"] == "/p/dev"
+    assert doc["services"]["web"]["volumes"][1]["source"] == "C:\\\\x"
+    assert doc["services"]["web"]["build"]["context"] == "service:base"
