@@ -26,7 +26,7 @@ class Discovered:
 
 
 def absolute(path: str, cwd: str) -> str:
-    return os.path.normpath(os.path.join(cwd, os.path.expanduser(path)))
+    return os.path.normpath(os.path.join(cwd, path))
 
 
 def first_dir(files: Sequence[str], *, project_directory: str | None, cwd: str) -> str:

@@ -122,7 +122,7 @@ class FileLoader:
         """The services of another file named by ``extends.file``, paths rebased on ``base_dir``."""
         from stackctl.spec.paths import resolve_relative_paths
 
-        path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(other)))
+        path = os.path.normpath(os.path.join(base_dir, other))
         source = parse(path, read_text(path))
         ctx = LoadContext(environment=self.ctx.environment, warn=self.ctx.warn,
                           interpolate=self.ctx.interpolate, validate=False, apply_extends=False,

@@ -78,7 +78,7 @@ def make_request(entry: Mapping[str, Any], *, base_dir: str, file: str,
 
 
 def _absolute(path: str, base_dir: str) -> str:
-    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(path)))
+    return os.path.normpath(os.path.join(base_dir, path))
 
 
 def _env_file(path: str, base_dir: str, file: str) -> str:
