@@ -215,6 +215,12 @@ def attach(engine: Any, project: Any, args: argparse.Namespace) -> int:
     containers = [c for c in engine.observe(project.name).containers
                   if not c.oneoff and (not chosen or c.service in chosen)
                   and project.services.get(c.service, {}).get("attach", True) is not False]
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops the project like Ctrl-C
     try:
         stream_logs(engine, containers, follow=True, tail="all", colour=sys.stdout.isatty() and not args.no_color,
                     no_prefix=args.no_log_prefix)

@@ -28,7 +28,7 @@ def register(verbs: argparse._SubParsersAction, common: Callable[..., Any]) -> N
 def run_run(args: argparse.Namespace) -> int:
     from stackctl.cli import compose_engine as ce
     from stackctl.compose.oneoff import RunRequest, run_oneoff
-    from stackctl.compose.up import UpRequest, up
+    from stackctl.compose.up import UpRequest, prepare_resources, up
     from stackctl.errors import UsageError
     from stackctl.plan.diff import UpOptions, dependencies
 
@@ -40,11 +40,7 @@ def run_run(args: argparse.Namespace) -> int:
     if deps and not args.no_deps:
         up(engine, project, UpRequest(options=UpOptions(services=deps, ignore_orphans=True), limit=ce.limit()),
            reporter=ce.reporter(args))
-    image = engine.image_id(project.image_of(args.service))
-    if image is None:
-        up(engine, project, UpRequest(options=UpOptions(services=(args.service,), no_deps=True, start=False,
-                                                        scale={args.service: 0}, ignore_orphans=True)))
-        image = engine.image_id(project.image_of(args.service))
+    image = prepare_resources(engine, project, args.service, reporter=ce.reporter(args))
     env = dict(e.split("=", 1) if "=" in e else (e, "") for e in args.env)
     request = RunRequest(service=args.service, command=tuple(args.cmd), env=env, user=args.user,
                          workdir=args.workdir, entrypoint=args.entrypoint, name=args.name, remove=args.rm,

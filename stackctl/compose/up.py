@@ -144,3 +144,24 @@ def wait_services(driver: Driver, project: Project, services: list[str], *,
             raise ExecutionError(f"application not healthy: {exc}") from exc
 
     asyncio.run(all_of())
+
+
+def prepare_resources(driver: Driver, project: Project, service: str, *, request: UpRequest | None = None,
+                      reporter: Reporter | None = None) -> str | None:
+    """What a one-off container of ``service`` needs (image, networks, volumes), leaving the service's
+    own containers alone. Returns the image ID."""
+    request = request or UpRequest()
+    ref = project.image_of(service)
+    present = {ref: driver.image_id(ref)}
+    images = plan_images(project, [service], present, pull=request.pull, build=request.build)
+    applier = _Lazy(driver, project, request, None)
+    if images.actions:
+        _run(images, applier.get(), request.limit, reporter)
+        present[ref] = driver.image_id(ref)
+    options = UpOptions(services=(service,), no_deps=True, recreate="never", start=False, ignore_orphans=True)
+    plan = plan_up(project.doc, driver.observe(project.name), project=project.name,
+                   image_ids={service: present[ref]}, options=options)
+    infra = Plan(tuple(a for a in plan.actions if a.kind in ("create_network", "create_volume")))
+    if infra.actions:
+        _run(infra, applier.get(), request.limit, reporter)
+    return present[ref]
