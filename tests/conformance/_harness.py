@@ -56,6 +56,7 @@ def run_ours(argv: Sequence[str], *, cwd: str | pathlib.Path, env: Mapping[str, 
         options = options_from_values(args, cwd=str(cwd), environ=env, stdin=stdin, **config_overrides(args))
         text, warnings = render(args, options)
     except StackctlError as exc:
+        assert exc.exit_code == 1, f"a rejected compose file must exit with code 1, not {exc.exit_code}"
         return Outcome(False, errors=tuple(exc.lines()))
     fmt = "json" if args.format == "json" else "yaml"
     if any(getattr(args, f"list_{k}") for k in ("services", "volumes", "networks", "images", "profiles")):
