@@ -2,8 +2,8 @@
 
 Contract (engineer A's loader and engineer C's normalize call these)::
 
-    parse_dotenv(text, *, file, lookup, warn=None) -> dict[str, str | None]
-    read_env_file(path, *, lookup, required=True, fmt=None, warn=None) -> dict[str, str | None]
+    parse_dotenv(text, *, file, lookup, warn=None, earlier=None) -> dict[str, str | None]
+    read_env_file(path, *, lookup, required=True, fmt=None, warn=None, earlier=None) -> dict[str, str | None]
     project_environment(*, environ, env_files, project_dir, cwd=None, warn=None) -> dict[str, str]
 
 ``parse_dotenv`` (compose-go v2.9.1 ``dotenv/parser.go``): ``KEY=value`` or ``KEY: value``, optional
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 
 from stackctl.errors import Problem, SpecError
@@ -55,17 +56,22 @@ class _DotenvError(Exception):
         self.message = message
 
 
-def parse_dotenv(text: str, *, file: str, lookup: Mapping[str, str],
-                 warn: Warn | None = None) -> dict[str, str | None]:
-    """The variables a .env text defines (see the module docstring)."""
+def parse_dotenv(text: str, *, file: str, lookup: Mapping[str, str], warn: Warn | None = None,
+                 earlier: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+    """The variables a .env text defines (see the module docstring).
+
+    ``earlier``: values of the env files read before this one (compose-go shares one map between the
+    ``env_file`` entries of a service): looked up after ``lookup``, and shadowed by this text's own lines.
+    """
     values: dict[str, str | None] = {}
-    _parse_into(values, text, file=file, lookup=lookup, warn=warn)
+    _parse_into(values, text, file=file, lookup=lookup, warn=warn, earlier=earlier)
     return values
 
 
 def read_env_file(path: str, *, lookup: Mapping[str, str], required: bool = True, fmt: str | None = None,
-                  warn: Warn | None = None) -> dict[str, str | None]:
-    """The variables of the env file at ``path`` (``fmt``: None or ``"raw"``)."""
+                  warn: Warn | None = None, earlier: Mapping[str, str | None] | None = None,
+                  ) -> dict[str, str | None]:
+    """The variables of the env file at ``path`` (``fmt``: None or ``"raw"``; ``earlier`` as in parse_dotenv)."""
     if fmt not in (None, "", "raw"):
         raise SpecError(Problem(path, "", f'unsupported env_file format "{fmt}"'))
     if not os.path.exists(path):
@@ -75,7 +81,7 @@ def read_env_file(path: str, *, lookup: Mapping[str, str], required: bool = True
     text = _read(path)
     if fmt == "raw":
         return _parse_raw(text, file=path, lookup=lookup)
-    return parse_dotenv(text, file=path, lookup=lookup, warn=warn)
+    return parse_dotenv(text, file=path, lookup=lookup, warn=warn, earlier=earlier)
 
 
 def project_environment(*, environ: Mapping[str, str], env_files: Sequence[str], project_dir: str,
@@ -99,9 +105,9 @@ def project_environment(*, environ: Mapping[str, str], env_files: Sequence[str],
 
 
 def _parse_into(out: dict[str, str | None], text: str, *, file: str, lookup: Mapping[str, str],
-                warn: Warn | None) -> None:
+                warn: Warn | None, earlier: Mapping[str, str | None] | None = None) -> None:
     try:
-        _Parser(text.removeprefix("\ufeff"), lookup, out, warn).run()
+        _Parser(text.removeprefix("\ufeff"), lookup, out, warn, earlier or {}).run()
     except _DotenvError as exc:
         raise SpecError(Problem(file, "", exc.message, exc.line)) from exc
 
@@ -153,11 +159,11 @@ class _Parser:
     """compose-go's dotenv statement scanner (one statement per call of ``statement``)."""
 
     def __init__(self, text: str, lookup: Mapping[str, str], out: dict[str, str | None],
-                 warn: Warn | None) -> None:
+                 warn: Warn | None, earlier: Mapping[str, str | None]) -> None:
         self.rest = text
         self.line = 1
         self.out = out
-        self.lookup = _Chain(lookup, out)
+        self.lookup = _Chain(lookup, ChainMap(out, earlier) if earlier else out)
         self.warn = _once(warn) if warn is not None else None
 
     def run(self) -> None:

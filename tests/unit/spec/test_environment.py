@@ -208,3 +208,16 @@ def test_any_env_file_gives_strings_or_a_spec_error(parts: list[str]) -> None:
         assert exc.problems[0].file == "s.env" and exc.problems[0].message
     else:
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+
+
+def test_later_env_file_sees_earlier_ones_like_the_oracle(oracle: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    (tmp_path / "e1.env").write_text("X=one\nW=w1\n")
+    (tmp_path / "e2.env").write_text("Y=${X}-two\nX=re\nZ=$X\nV=${W}\n")
+    compose = "services:\n  s:\n    image: x\n    env_file: [e1.env, e2.env]\n    environment: {W: declared}\n"
+    done = run_oracle(oracle, tmp_path, compose, {})
+    assert done.returncode == 0, done.stderr
+    lookup = {"PWD": str(tmp_path), "W": "declared"}  # project environment, then the service's own
+    merged = read_env_file(str(tmp_path / "e1.env"), lookup=lookup)
+    merged.update(read_env_file(str(tmp_path / "e2.env"), lookup=lookup, earlier=merged))
+    merged.update({"W": "declared"})
+    assert merged == json.loads(done.stdout)["services"]["s"]["environment"]
