@@ -39,12 +39,15 @@ def _is(exc: BaseException, *names: str) -> bool:
 def convert(exc: BaseException, *, where: str, service: str | None = None, what: str = "") -> DriverError:
     """The stackctl error for a library error raised while doing ``what``."""
     prefix = f"{what}: " if what else ""
+    host, port = _ssh_host(where)
+    known = f"[{host}]:{port}" if port else host
     if _is(exc, "BadHostKeyException"):
-        return HostKeyError(f"the SSH host key of {where} changed; if that is expected, remove the old key "
-                            "with `ssh-keygen -R <host>`", service=service)
+        return HostKeyError(f"the SSH host key of {where} changed (possible man-in-the-middle); if the change "
+                            f"is expected, remove the old key with `ssh-keygen -R '{known}'`", service=service)
     if _is(exc, "SSHException") and "known_hosts" in str(exc):
+        scan = f"ssh-keyscan -p {port} {host}" if port else f"ssh-keyscan {host}"
         return HostKeyError(f"the SSH host key of {where} is unknown; check it and trust it with "
-                            "`ssh-keyscan <host> >> ~/.ssh/known_hosts`", service=service)
+                            f"`{scan} >> ~/.ssh/known_hosts`", service=service)
     if _is(exc, "ImageNotFound"):
         return DriverError(f"{prefix}image not found: {_explanation(exc)}", service=service)
     if _is(exc, "NotFound", "EngineHTTPError"):
@@ -56,6 +59,13 @@ def convert(exc: BaseException, *, where: str, service: str | None = None, what:
         down.service = service
         return down
     return DriverError(f"{prefix}{_explanation(exc)}", service=service)
+
+
+def _ssh_host(where: str) -> tuple[str, int | None]:
+    from urllib.parse import urlparse
+
+    url = urlparse(where)
+    return url.hostname or where, url.port
 
 
 def is_not_found(exc: BaseException) -> bool:
