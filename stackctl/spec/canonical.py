@@ -11,7 +11,9 @@ interpolation is off) keeps unparsable port/volume strings as they are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from stackctl.errors import SpecError
@@ -89,10 +91,27 @@ def go_sprint(value: Any) -> str:
 
 
 def _go_float(value: float) -> str:
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    return text.replace("e+", "e+0") if "e+" in text and len(text.split("e+")[1]) == 1 else text
+    """``fmt.Sprint(float64)``: shortest digits, exponent form below 1e-4 and from 1e6 (``1e+06``)."""
+    if math.isnan(value):
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    point = len(text) + exponent
+    minus = "-" if sign else ""
+    if value == 0:
+        return minus + "0"
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return minus + text + "0" * (point - len(text))
+    return f"{minus}{text[:point]}.{text[point:]}"
 
 
 def _key_value(data: Any, path: Path, ctx: _Ctx) -> Any:

@@ -262,3 +262,10 @@ def test_local_bind_volume_device_and_windows_paths() -> None:
     assert doc["volumes"]["data"]["driver_opts"]["device"] == "/p/dev"
     assert doc["services"]["web"]["volumes"][1]["source"] == "C:\\\\x"
     assert doc["services"]["web"]["build"]["context"] == "service:base"
+
+
+def test_numbers_in_maps_are_printed_as_go_formats_them() -> None:
+    env = web({"services": {"web": {"image": "x", "environment": {"A": 1e8, "B": 1234567.0, "C": 0.00001,
+                                                                    "D": 3.0, "E": 999999.5, "F": True, "G": 31}}}})
+    assert env["environment"] == {"A": "1e+08", "B": "1.234567e+06", "C": "1e-05", "D": "3", "E": "999999.5",
+                                  "F": "true", "G": "31"}
