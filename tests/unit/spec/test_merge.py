@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import pathlib
+import subprocess
 from typing import Any
 
 import pytest
 
 from stackctl.errors import SpecError
 from stackctl.spec import yaml12
+from stackctl.spec.canonical import canonicalize
 from stackctl.spec.merge import enforce_unicity, merge
+from stackctl.spec.normalize import normalize
+from stackctl.spec.serialize import to_json
 
 
 def svc(**attrs: Any) -> dict[str, Any]:
@@ -120,3 +124,37 @@ def test_long_volume_without_target_is_named_like_compose_go() -> None:
         enforce_unicity(svc(volumes=[{"type": "volume", "source": "a"}]), file="c.yaml")
     assert err.value.problems[0].message == "service volume services.web.volumes.[0] is missing a mount target"
     assert err.value.problems[0].path == "services.web.volumes[0]"
+
+
+# Multi-file projects (-f a -f b ...): merged, canonical and normalized, compared with the real docker compose.
+MULTI_FILE_CASES = [
+    ['services:\n  web:\n    image: x\n    ports: ["8080:80", "9000:9000"]\n    volumes: ["./a:/data", "v:/v"]\n    environment: {A: "1", B: "2"}\n    networks: [front]\n    build: ./ctx\n    depends_on: [db]\n    logging: {driver: json-file, options: {max-size: 1m}}\n    command: ["a"]\n    secrets: [s]\n    extra_hosts: ["h1:1.1.1.1"]\n    labels: [x=1]\n    ulimits: {nofile: {soft: 1, hard: 2}}\n    dns: 1.1.1.1\n    healthcheck: {test: [CMD, a], retries: 2}\n    env_file: a.env\n  db: {image: y}\nnetworks: {front: {}, back: {}}\nvolumes: {v: {}}\nsecrets: {s: {file: ./s}, t: {file: ./t}}', 'services:\n  web:\n    ports: ["8080:80", "8080:80/udp", {target: 9000, published: "9000"}]\n    volumes: [{type: volume, source: v, target: /data}]\n    environment: [B=3, C]\n    networks: {back: {aliases: [b]}}\n    build: {target: dev}\n    depends_on: {db: {condition: service_healthy}}\n    logging: {driver: syslog}\n    command: b c\n    secrets: [{source: t, target: /run/secrets/s}]\n    extra_hosts: {h1: 1.1.1.1, h2: 2.2.2.2}\n    labels: {y: 2}\n    ulimits: {nofile: {soft: 3, hard: 4}}\n    dns: [8.8.8.8]\n    healthcheck: {test: "curl x"}\n    env_file: [b.env]'],
+    ['services:\n  web:\n    image: x\n    ports: ["80:80"]\n    environment: {A: "1"}\n    command: ["keep"]\n    x-a: 1', 'services:\n  web:\n    ports: !reset []\n    environment: !override {B: "2"}\n    command: !reset null', 'services:\n  web:\n    image: z\n    x-a: !reset'],
+    ['services:\n  a:\n    image: x\n    networks:\n      n1: {aliases: [a1, a2]}', 'services:\n  a:\n    networks:\n      n1: {aliases: [a2, a3], ipv4_address: 10.0.0.2}\nnetworks:\n  n1: {ipam: {config: [{subnet: 10.0.0.0/24}]}}', 'networks:\n  n1: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}, {subnet: 10.1.0.0/24}]}}\n']
+]
+
+
+@pytest.mark.parametrize("files", MULTI_FILE_CASES)
+def test_multi_file_projects_match_the_oracle_live(oracle: pathlib.Path, tmp_path: pathlib.Path,
+                                                   files: list[str]) -> None:
+    env = {"HOME": "/home/stackctl", "PATH": "/usr/bin:/bin"}
+    (tmp_path / "a.env").write_text("A=1\n")
+    (tmp_path / "b.env").write_text("B=2\n")
+    model: dict[str, Any] = {}
+    args = []
+    for i, text in enumerate(files):
+        name = f"c{i}.yaml"
+        (tmp_path / name).write_text(text)
+        args += ["-f", name]
+        for doc in yaml12.load_yaml(text, file=name):
+            model = enforce_unicity(merge(model, doc.data, file=name), file=name)
+            model = enforce_unicity(canonicalize(model, file=name), file=name)
+
+    def read_env_file(path: str, **_: Any) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in pathlib.Path(path).read_text().splitlines())
+
+    ours = normalize(model, project_name="multi", working_dir=str(tmp_path), environment=env,
+                     read_env_file=read_env_file)
+    theirs = subprocess.run([str(oracle), "-p", "multi", *args, "config", "--format", "json"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert to_json(ours) == theirs
