@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from stackctl.drivers.ssh import SshTransport
 from stackctl.drivers.ssh_images import local_image_id, ship_image
 
+pytestmark = pytest.mark.lab
 
 async def _remove_everywhere(t: SshTransport, image: str) -> None:
     await asyncio.gather(*(s.run(f"docker rmi -f {image}", check=False) for s in t.sessions.values()))

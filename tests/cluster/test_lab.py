@@ -6,8 +6,11 @@ import asyncio
 import json
 import urllib.request
 
+import pytest
+
 from stackctl.drivers.ssh import SshTransport
 
+pytestmark = pytest.mark.lab
 
 def run_on_all(inventory, command: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     async def go() -> dict[str, str]:

@@ -14,6 +14,8 @@ import pytest
 from tests.cluster.conftest import ROOT, lab_env, require_lab_host
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.lab
+
 NAME = "stkleak"
 SUBNET = "10.213.252.0/24"
 

@@ -6,8 +6,11 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from stackctl.cluster.inventory import dump_inventory
 
+pytestmark = pytest.mark.lab
 
 def engine_version() -> str:
     return subprocess.run(["dockerd", "--version"], capture_output=True, text=True,

@@ -22,6 +22,7 @@ from stackctl.drivers.ssh import (
 )
 from stackctl.errors import EngineUnavailable, HostKeyError
 
+pytestmark = pytest.mark.lab
 
 def with_ssh(node: NodeSpec, **changes: object) -> NodeSpec:
     return dataclasses.replace(node, ssh=dataclasses.replace(node.ssh, **changes))
