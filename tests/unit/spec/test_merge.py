@@ -128,9 +128,96 @@ def test_long_volume_without_target_is_named_like_compose_go() -> None:
 
 # Multi-file projects (-f a -f b ...): merged, canonical and normalized, compared with the real docker compose.
 MULTI_FILE_CASES = [
-    ['services:\n  web:\n    image: x\n    ports: ["8080:80", "9000:9000"]\n    volumes: ["./a:/data", "v:/v"]\n    environment: {A: "1", B: "2"}\n    networks: [front]\n    build: ./ctx\n    depends_on: [db]\n    logging: {driver: json-file, options: {max-size: 1m}}\n    command: ["a"]\n    secrets: [s]\n    extra_hosts: ["h1:1.1.1.1"]\n    labels: [x=1]\n    ulimits: {nofile: {soft: 1, hard: 2}}\n    dns: 1.1.1.1\n    healthcheck: {test: [CMD, a], retries: 2}\n    env_file: a.env\n  db: {image: y}\nnetworks: {front: {}, back: {}}\nvolumes: {v: {}}\nsecrets: {s: {file: ./s}, t: {file: ./t}}', 'services:\n  web:\n    ports: ["8080:80", "8080:80/udp", {target: 9000, published: "9000"}]\n    volumes: [{type: volume, source: v, target: /data}]\n    environment: [B=3, C]\n    networks: {back: {aliases: [b]}}\n    build: {target: dev}\n    depends_on: {db: {condition: service_healthy}}\n    logging: {driver: syslog}\n    command: b c\n    secrets: [{source: t, target: /run/secrets/s}]\n    extra_hosts: {h1: 1.1.1.1, h2: 2.2.2.2}\n    labels: {y: 2}\n    ulimits: {nofile: {soft: 3, hard: 4}}\n    dns: [8.8.8.8]\n    healthcheck: {test: "curl x"}\n    env_file: [b.env]'],
-    ['services:\n  web:\n    image: x\n    ports: ["80:80"]\n    environment: {A: "1"}\n    command: ["keep"]\n    x-a: 1', 'services:\n  web:\n    ports: !reset []\n    environment: !override {B: "2"}\n    command: !reset null', 'services:\n  web:\n    image: z\n    x-a: !reset'],
-    ['services:\n  a:\n    image: x\n    networks:\n      n1: {aliases: [a1, a2]}', 'services:\n  a:\n    networks:\n      n1: {aliases: [a2, a3], ipv4_address: 10.0.0.2}\nnetworks:\n  n1: {ipam: {config: [{subnet: 10.0.0.0/24}]}}', 'networks:\n  n1: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}, {subnet: 10.1.0.0/24}]}}\n']
+    [
+        """\
+services:
+  web:
+    image: x
+    ports: ["8080:80", "9000:9000"]
+    volumes: ["./a:/data", "v:/v"]
+    environment: {A: "1", B: "2"}
+    networks: [front]
+    build: ./ctx
+    depends_on: [db]
+    logging: {driver: json-file, options: {max-size: 1m}}
+    command: ["a"]
+    secrets: [s]
+    extra_hosts: ["h1:1.1.1.1"]
+    labels: [x=1]
+    ulimits: {nofile: {soft: 1, hard: 2}}
+    dns: 1.1.1.1
+    healthcheck: {test: [CMD, a], retries: 2}
+    env_file: a.env
+  db: {image: y}
+networks: {front: {}, back: {}}
+volumes: {v: {}}
+secrets: {s: {file: ./s}, t: {file: ./t}}
+""",
+        """\
+services:
+  web:
+    ports: ["8080:80", "8080:80/udp", {target: 9000, published: "9000"}]
+    volumes: [{type: volume, source: v, target: /data}]
+    environment: [B=3, C]
+    networks: {back: {aliases: [b]}}
+    build: {target: dev}
+    depends_on: {db: {condition: service_healthy}}
+    logging: {driver: syslog}
+    command: b c
+    secrets: [{source: t, target: /run/secrets/s}]
+    extra_hosts: {h1: 1.1.1.1, h2: 2.2.2.2}
+    labels: {y: 2}
+    ulimits: {nofile: {soft: 3, hard: 4}}
+    dns: [8.8.8.8]
+    healthcheck: {test: "curl x"}
+    env_file: [b.env]
+""",
+    ],
+    [
+        """\
+services:
+  web:
+    image: x
+    ports: ["80:80"]
+    environment: {A: "1"}
+    command: ["keep"]
+    x-a: 1
+""",
+        """\
+services:
+  web:
+    ports: !reset []
+    environment: !override {B: "2"}
+    command: !reset null
+""",
+        """\
+services:
+  web:
+    image: z
+    x-a: !reset
+""",
+    ],
+    [
+        """\
+services:
+  a:
+    image: x
+    networks:
+      n1: {aliases: [a1, a2]}
+""",
+        """\
+services:
+  a:
+    networks:
+      n1: {aliases: [a2, a3], ipv4_address: 10.0.0.2}
+networks:
+  n1: {ipam: {config: [{subnet: 10.0.0.0/24}]}}
+""",
+        """\
+networks:
+  n1: {ipam: {config: [{subnet: 10.0.0.0/24, gateway: 10.0.0.1}, {subnet: 10.1.0.0/24}]}}
+""",
+    ],
 ]
 
 
