@@ -131,6 +131,8 @@ def in_field_order(value: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _zero(kind: str) -> Any:
+    if kind.startswith("map<"):
+        return {}  # compose-go always makes the project's services map
     return {"str": "", "int": 0, "bool": False, "float32": 0.0}.get(kind)
 
 

@@ -217,7 +217,7 @@ def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str], read_
     Relative file paths (left by ``resolve_paths=False``) are read from ``cwd``, as compose-go does.
     """
     doc = plain_copy(doc)
-    services = doc.get("services", {})
+    services = doc.get("services") or {}
 
     def reader(path: str, **kwargs: Any) -> Mapping[str, str | None]:
         if cwd is not None and not posixpath.isabs(path):
@@ -265,7 +265,7 @@ def _fold_labels(service: dict[str, Any], read_env_file: ReadEnvFile) -> None:
 def drop_unused_resources(doc: dict[str, Any]) -> dict[str, Any]:
     """Top-level networks/volumes/secrets/configs/models that no service refers to removed."""
     used: dict[str, set[str]] = {k: set() for k in ("networks", "volumes", "secrets", "configs", "models")}
-    for service in doc.get("services", {}).values():
+    for service in (doc.get("services") or {}).values():
         used["networks"].update(service.get("networks") or {})
         used["volumes"].update(v["source"] for v in service.get("volumes") or []
                                if v.get("type") == "volume" and v.get("source"))

@@ -234,3 +234,9 @@ def test_nested_extensions_only_in_yaml_after_the_fields() -> None:
     assert ("    depends_on:\n      db:\n        condition: service_started\n        required: true\n"
             "        x-why: cache\n") in to_yaml(doc)
     assert "      default: null\n    x-team: core\nnetworks:\n" in to_yaml(doc)
+
+
+def test_project_without_services_prints_an_empty_map() -> None:
+    doc = normalize({"networks": {"n": {}}}, project_name="p", working_dir="/w", environment={}, resolve_env=False)
+    assert to_json(doc) == '{\n  "name": "p",\n  "services": {}\n}'
+    assert to_yaml(doc) == "name: p\nservices: {}\n"
