@@ -30,6 +30,7 @@ class Applier:
     timeout: int | None = None
     wait_timeout: float | None = None
     publish: Callable[[str], bool] = lambda service: True
+    warnings: list[str] = field(default_factory=list)
     _port_lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def run(self, action: Action) -> None:
@@ -119,8 +120,13 @@ class Applier:
         await self._call(self.driver.remove_volume, action.target)
 
     async def _wait(self, action: Action) -> None:
-        await wait_condition(self.driver, self.ctx.name, str(action.service), action.params["condition"],
-                             timeout=self.wait_timeout)
+        try:
+            await wait_condition(self.driver, self.ctx.name, str(action.service), action.params["condition"],
+                                 timeout=self.wait_timeout)
+        except ExecutionError as exc:
+            if action.params.get("required", True):
+                raise
+            self.warnings.append(f'optional dependency "{action.service}" failed: {exc}')
 
 
 def condition_state(containers: list[Any], service: str, condition: str) -> bool | str:

@@ -80,7 +80,10 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
         if before_apply is not None:
             before_apply(plan)
         applier.get().image_ids = image_ids
-        _run(plan, applier.get(), request.limit, reporter)
+        try:
+            _run(plan, applier.get(), request.limit, reporter)
+        finally:
+            result.warnings += applier.get().warnings
     if request.wait:
         wait_services(driver, project, services, timeout=request.wait_timeout)
     return result

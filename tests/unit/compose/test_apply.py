@@ -83,3 +83,16 @@ def _c(state: str, health: str | None = None, code: int | None = None) -> Observ
 ])
 def test_condition_state(containers, condition, expected) -> None:
     assert condition_state(containers, "db", condition) == expected
+
+
+def test_optional_dependency_that_fails_only_warns_and_the_dependent_starts() -> None:
+    document = doc({"cache": service(), "app": service(depends_on={
+        "cache": {"condition": "service_healthy", "required": False}})})
+    driver = FakeDriver(images={BUSYBOX: IMAGE_ID}, exit_codes={"cache": 1})
+    plan = plan_up(document, driver.observe("p"), project="p", image_ids={}, options=UpOptions())
+    applier = Applier(driver, from_document(document), wait_timeout=2)
+    outcome = asyncio.run(execute(plan.actions, applier.run))
+    assert outcome.ok
+    assert applier.warnings == ['optional dependency "cache" failed: dependency failed to start: '
+                                "container p-cache-1 exited (1)"]
+    assert any(c.service == "app" and c.running for c in driver.containers.values())
