@@ -2,7 +2,9 @@
 
 ``normalize(doc, project_name=..., working_dir=..., environment=...)`` takes the merged, canonical document
 (every file already through :func:`~stackctl.spec.canonical.canonicalize` and merged) and returns the
-document ``docker compose config`` prints (still with single ``$``; the serializer escapes them):
+normalized model: the document ``docker compose config`` prints, with single ``$`` (the serializer escapes
+them) and a little more than the JSON shows (x-* keys of services and nested objects, whole ``env_file``
+entries, a secret's value read from the environment as ``content``); :mod:`stackctl.spec.serialize` prints it.
 
 1. defaults: build context ``.``, secret targets ``/run/secrets/<source>``, port protocol/mode,
    device request ``count: all``;
@@ -12,8 +14,8 @@ document ``docker compose config`` prints (still with single ``$``; the serializ
 4. compose-go's Normalize: default network and its users, ``pull_policy`` alias, build dockerfile default,
    build args, implicit ``depends_on`` from links / volumes_from / ``service:`` namespaces, resource names;
 5. binding to compose-go's types (:mod:`stackctl.spec.gotypes`): shell-split commands, maps for lists...;
-6. ``env_file`` / ``label_file`` folded into ``environment`` / ``labels`` (``resolve_env=True``), through the
-   injected ``read_env_file(path, *, lookup, required, fmt)`` callable;
+6. through the injected ``read_env_file(path, *, lookup: Mapping, required, fmt)`` callable: ``env_file``
+   folded into ``environment`` (``resolve_env=True``) and ``label_file`` into ``labels`` (always);
 7. top-level networks/volumes/secrets/configs/models no service uses dropped (``drop_unused=True``).
 Profiles are applied by the loader between 5 and 7 (call :func:`drop_unused_resources` itself then).
 """
