@@ -93,6 +93,7 @@ def test_optional_dependency_that_fails_only_warns_and_the_dependent_starts() ->
     applier = Applier(driver, from_document(document), wait_timeout=2)
     outcome = asyncio.run(execute(plan.actions, applier.run))
     assert outcome.ok
-    assert applier.warnings == ['optional dependency "cache" failed: dependency failed to start: '
-                                "container p-cache-1 exited (1)"]
+    expected = ('optional dependency "cache" failed: dependency failed to start: '
+                "container p-cache-1 exited (1)")
+    assert applier.warnings == [expected]
     assert any(c.service == "app" and c.running for c in driver.containers.values())
