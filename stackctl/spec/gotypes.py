@@ -1,4 +1,4 @@
-"""The compose-go v2.9.1 types, as a table: how a normalized dict binds to them and how they print.
+"""The compose-go v2.9.1 types (table in :mod:`stackctl.spec._gostructs`): how a normalized dict binds to them.
 
 ``bind(doc)`` turns the normalized compose dict into the shape ``docker compose config`` prints:
 fields in the Go struct order, ``omitempty`` fields dropped when zero, values converted as the Go types
@@ -39,7 +39,8 @@ def _fields(name: str) -> list[tuple[str, str, bool]]:
     return out
 
 
-_FIELDS = {name: _fields(name) for name in STRUCTS}
+FIELDS = {name: _fields(name) for name in STRUCTS}
+_FIELDS = FIELDS
 _KEYS = {name: {k.lower(): k for k, _, _ in fields} for name, fields in _FIELDS.items()}
 
 
@@ -304,14 +305,6 @@ def _env_file(value: Any) -> dict[str, Any]:
     return out
 
 
-def _env_file_view(value: Any, *, yaml: bool) -> Any:
-    if not isinstance(value, dict):
-        return value
-    if value.get("required", True):
-        return value.get("path", "")
-    return {"path": value.get("path", ""), "required": False} if yaml else value
-
-
 def _device_count(value: Any) -> int:
     if isinstance(value, str) and value.lower() == "all":
         return -1
@@ -346,60 +339,3 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
     "SSHConfig": _ssh, "EnvFile": _env_file, "DeviceCount": _device_count, "FileMode": _file_mode,
     "UnitBytes": _unit_bytes, "Duration": _duration,
 }
-
-
-# --- per-format views of a bound document ---------------------------------------------------------------
-
-def json_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """What ``--format json`` shows: x-* keys only at top level, no top-level ``models``, keys sorted."""
-    top = {k: v for k, v in doc.items() if k != "models"}
-    view = _view(top, "Project", keep_ext=False, yaml=False)
-    view.update({k: v for k, v in doc.items() if k.startswith("x-")})
-    return dict(sorted(view.items()))
-
-
-def yaml_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """What ``--format yaml`` shows: x-* kept everywhere, zero structs and null commands omitted."""
-    return _view(doc, "Project", keep_ext=True, yaml=True)
-
-
-def _view(value: Any, kind: str, *, keep_ext: bool, yaml: bool) -> Any:
-    if value is None:
-        return None
-    if kind.startswith("*"):
-        return _view(value, kind[1:], keep_ext=keep_ext, yaml=yaml)
-    if kind.startswith("list<") and isinstance(value, list):
-        return [_view(v, kind[5:-1], keep_ext=keep_ext, yaml=yaml) for v in value]
-    if kind.startswith("map<") and isinstance(value, dict):
-        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, yaml=yaml) for k, v in value.items()}
-    if kind in STRUCTS and isinstance(value, dict):
-        return _view_struct(value, kind, keep_ext=keep_ext, yaml=yaml)
-    if kind == "EnvFile":
-        return _env_file_view(value, yaml=yaml)
-    return value
-
-
-def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool) -> dict[str, Any]:
-    kinds = {key: (kind, omitempty) for key, kind, omitempty in _FIELDS[name]}
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key == "content" and (name == "SecretConfig" or name == "ConfigObjConfig" and value.get("environment")):
-            continue  # compose-go never prints a secret's content, nor a config's read from the environment
-        if key not in kinds:
-            if keep_ext:
-                out[key] = item
-            continue
-        kind, omitempty = kinds[key]
-        shown = _view(item, kind, keep_ext=keep_ext, yaml=yaml)
-        if yaml and _yaml_omits(shown, kind, omitempty):
-            continue
-        out[key.lower() if yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
-    return out
-
-
-def _yaml_omits(value: Any, kind: str, omitempty: bool) -> bool:
-    if kind == "ShellCommand":
-        return value is None
-    if omitempty and kind in STRUCTS:
-        return not value
-    return False

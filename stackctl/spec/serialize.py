@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from stackctl.spec.gotypes import json_view, sorted_keys, yaml_view
+from stackctl.spec._gostructs import STRUCTS
+from stackctl.spec.gotypes import FIELDS, sorted_keys
 
 _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -57,6 +58,69 @@ def _go_json(value: Any) -> str:
 def _go_yaml(value: Any) -> str:
     return str(yaml.dump(value, Dumper=_GoYamlDumper, sort_keys=False, allow_unicode=True,
                          default_flow_style=False, width=2**31 - 1, indent=2))
+
+
+def json_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``--format json`` shows: x-* keys only at top level, no top-level ``models``, keys sorted."""
+    top = {k: v for k, v in doc.items() if k != "models"}
+    view = _view(top, "Project", keep_ext=False, yaml=False)
+    view.update({k: v for k, v in doc.items() if k.startswith("x-")})
+    return dict(sorted(view.items()))
+
+
+def yaml_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``--format yaml`` shows: x-* kept everywhere, zero structs and null commands omitted."""
+    return _view(doc, "Project", keep_ext=True, yaml=True)
+
+
+def _view(value: Any, kind: str, *, keep_ext: bool, yaml: bool) -> Any:
+    if value is None:
+        return None
+    if kind.startswith("*"):
+        return _view(value, kind[1:], keep_ext=keep_ext, yaml=yaml)
+    if kind.startswith("list<") and isinstance(value, list):
+        return [_view(v, kind[5:-1], keep_ext=keep_ext, yaml=yaml) for v in value]
+    if kind.startswith("map<") and isinstance(value, dict):
+        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, yaml=yaml) for k, v in value.items()}
+    if kind in STRUCTS and isinstance(value, dict):
+        return _view_struct(value, kind, keep_ext=keep_ext, yaml=yaml)
+    if kind == "EnvFile":
+        return _env_file_view(value, yaml=yaml)
+    return value
+
+
+def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool) -> dict[str, Any]:
+    kinds = {key: (kind, omitempty) for key, kind, omitempty in FIELDS[name]}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "content" and (name == "SecretConfig" or name == "ConfigObjConfig" and value.get("environment")):
+            continue  # compose-go never prints a secret's content, nor a config's read from the environment
+        if key not in kinds:
+            if keep_ext:
+                out[key] = item
+            continue
+        kind, omitempty = kinds[key]
+        shown = _view(item, kind, keep_ext=keep_ext, yaml=yaml)
+        if yaml and _yaml_omits(shown, kind, omitempty):
+            continue
+        out[key.lower() if yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
+    return out
+
+
+def _yaml_omits(value: Any, kind: str, omitempty: bool) -> bool:
+    if kind == "ShellCommand":
+        return value is None
+    if omitempty and kind in STRUCTS:
+        return not value
+    return False
+
+
+def _env_file_view(value: Any, *, yaml: bool) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if value.get("required", True):
+        return value.get("path", "")
+    return {"path": value.get("path", ""), "required": False} if yaml else value
 
 
 def _escape(value: Any) -> Any:
