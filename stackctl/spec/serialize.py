@@ -63,33 +63,33 @@ def _go_yaml(value: Any) -> str:
 def json_view(doc: dict[str, Any]) -> dict[str, Any]:
     """What ``--format json`` shows: x-* keys only at top level, no top-level ``models``, keys sorted."""
     top = {k: v for k, v in doc.items() if k != "models"}
-    view = _view(top, "Project", keep_ext=False, yaml=False)
+    view = _view(top, "Project", keep_ext=False, for_yaml=False)
     view.update({k: v for k, v in doc.items() if k.startswith("x-")})
     return dict(sorted(view.items()))
 
 
 def yaml_view(doc: dict[str, Any]) -> dict[str, Any]:
     """What ``--format yaml`` shows: x-* kept everywhere, zero structs and null commands omitted."""
-    return _view(doc, "Project", keep_ext=True, yaml=True)
+    return _view(doc, "Project", keep_ext=True, for_yaml=True)
 
 
-def _view(value: Any, kind: str, *, keep_ext: bool, yaml: bool) -> Any:
+def _view(value: Any, kind: str, *, keep_ext: bool, for_yaml: bool) -> Any:
     if value is None:
         return None
     if kind.startswith("*"):
-        return _view(value, kind[1:], keep_ext=keep_ext, yaml=yaml)
+        return _view(value, kind[1:], keep_ext=keep_ext, for_yaml=for_yaml)
     if kind.startswith("list<") and isinstance(value, list):
-        return [_view(v, kind[5:-1], keep_ext=keep_ext, yaml=yaml) for v in value]
+        return [_view(v, kind[5:-1], keep_ext=keep_ext, for_yaml=for_yaml) for v in value]
     if kind.startswith("map<") and isinstance(value, dict):
-        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, yaml=yaml) for k, v in value.items()}
+        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, for_yaml=for_yaml) for k, v in value.items()}
     if kind in STRUCTS and isinstance(value, dict):
-        return _view_struct(value, kind, keep_ext=keep_ext, yaml=yaml)
+        return _view_struct(value, kind, keep_ext=keep_ext, for_yaml=for_yaml)
     if kind == "EnvFile":
-        return _env_file_view(value, yaml=yaml)
+        return _env_file_view(value, for_yaml=for_yaml)
     return value
 
 
-def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool) -> dict[str, Any]:
+def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, for_yaml: bool) -> dict[str, Any]:
     kinds = {key: (kind, omitempty) for key, kind, omitempty in FIELDS[name]}
     out: dict[str, Any] = {}
     for key, item in value.items():
@@ -100,10 +100,10 @@ def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, yaml: bool
                 out[key] = item
             continue
         kind, omitempty = kinds[key]
-        shown = _view(item, kind, keep_ext=keep_ext, yaml=yaml)
-        if yaml and _yaml_omits(shown, kind, omitempty):
+        shown = _view(item, kind, keep_ext=keep_ext, for_yaml=for_yaml)
+        if for_yaml and _yaml_omits(shown, kind, omitempty):
             continue
-        out[key.lower() if yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
+        out[key.lower() if for_yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
     return out
 
 
@@ -115,12 +115,12 @@ def _yaml_omits(value: Any, kind: str, omitempty: bool) -> bool:
     return False
 
 
-def _env_file_view(value: Any, *, yaml: bool) -> Any:
+def _env_file_view(value: Any, *, for_yaml: bool) -> Any:
     if not isinstance(value, dict):
         return value
     if value.get("required", True):
         return value.get("path", "")
-    return {"path": value.get("path", ""), "required": False} if yaml else value
+    return {"path": value.get("path", ""), "required": False} if for_yaml else value
 
 
 def _escape(value: Any) -> Any:
