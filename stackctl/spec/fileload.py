@@ -82,9 +82,7 @@ class FileLoader:
         from stackctl.spec.merge import enforce_unicity, merge
 
         data = copy.deepcopy(doc.data)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
+        if not isinstance(data, dict):  # an empty document (`---` alone) is not a mapping either
             raise SpecError(Problem(file, "", "top-level object must be a mapping"))
         if self.ctx.interpolate:
             data = self._interpolate(data, file, getattr(doc, "lines", None))
