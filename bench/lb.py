@@ -8,7 +8,7 @@ noise of a shared machine hits every target alike.
 Prints, per target: keep-alive req/s, new-connection req/s (`Connection: close`), p99 latency
 (wrk -c32 and a lone connection -c1) and the p99 added over direct; then the RSS of each balancer
 holding 10,000 idle connections; then the ratios ours/HAProxy against the goals of issue 4.
-Run: .venv/bin/python bench/lb.py [--rounds 3] [--duration 5] [--idle 10000]
+Run: .venv/bin/python bench/lb.py [--rounds 3] [--duration 5] [--idle 10000] [--workers 2]
 Needs: haproxy, nginx (nginx-light), wrk (Debian packages; scripts/bootstrap.sh installs them).
 """
 
@@ -108,12 +108,13 @@ def wrk(port: int, *, duration: float, connections: int, close: bool) -> tuple[f
     return float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], int(count.group(1))
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time a process used so far (0 for None)."""
-    if pid is None:
-        return 0.0
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far."""
+    total = 0
+    for pid in pids:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -148,9 +149,12 @@ def hold_idle(port: int, count: int, pid: int) -> float:
 class Fleet:
     """nginx, HAProxy and stackctl's balancer, started in a temporary directory."""
 
-    def __init__(self, workdir: pathlib.Path, *, maxconn: int) -> None:
+    def __init__(self, workdir: pathlib.Path, *, maxconn: int, workers: int) -> None:
         self.dir = workdir
         self.maxconn = maxconn
+        self.workers = workers
+        self.multi_port = free_port()
+        self.multi: list[subprocess.Popen[bytes]] = []
         self.backends = [free_port() for _ in range(3)]
         self.haproxy_port, self.lb_port = free_port(), free_port()
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -168,7 +172,11 @@ class Fleet:
         (d / "lb.yaml").write_text(LB.format(port=self.lb_port, backends=backends, maxconn=self.maxconn))
         self.lb = self._spawn([*stackctl_cmd(), "lb", "serve", "-c", str(d / "lb.yaml"),
                                "--admin", str(d / "admin.sock")])
-        for port in [*self.backends, self.haproxy_port, self.lb_port]:
+        if self.workers > 1:  # N processes sharing one port through SO_REUSEPORT
+            (d / "multi.yaml").write_text(LB.format(port=self.multi_port, backends=backends, maxconn=self.maxconn))
+            self.multi = [self._spawn([*stackctl_cmd(), "lb", "serve", "-c", str(d / "multi.yaml"), "--reuse-port",
+                                       "--admin", str(d / f"multi{i}.sock")]) for i in range(self.workers)]
+        for port in [*self.backends, self.haproxy_port, self.lb_port] + ([self.multi_port] if self.multi else []):
             wait_port(port)
 
     def _spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
@@ -189,7 +197,10 @@ class Fleet:
 
 def measure(fleet: Fleet, *, rounds: int, duration: float) -> dict[str, dict[str, float]]:
     targets = {"direct": fleet.backends[0], "haproxy": fleet.haproxy_port, "stackctl": fleet.lb_port}
-    pids = {"direct": None, "haproxy": fleet.haproxy.pid, "stackctl": fleet.lb.pid}
+    pids: dict[str, list[int]] = {"direct": [], "haproxy": [fleet.haproxy.pid], "stackctl": [fleet.lb.pid]}
+    if fleet.multi:
+        targets[f"ours x{fleet.workers}"] = fleet.multi_port
+        pids[f"ours x{fleet.workers}"] = [p.pid for p in fleet.multi]
     samples: dict[str, dict[str, list[float]]] = {t: {} for t in targets}
     for name, port in targets.items():  # warm-up
         wrk(port, duration=1, connections=32, close=False)
@@ -212,10 +223,10 @@ def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle:
     for name, r in res.items():
         print(f"{name:10} {r['keepalive']:17,.0f} {r['newconn']:15,.0f} {r['p99_c32']:11.3f} {r['p99_c1']:10.3f}")
     ours, theirs, direct = res["stackctl"], res["haproxy"], res["direct"]
-    for name in ("haproxy", "stackctl"):
+    for name in [n for n in res if n != "direct"]:
         print(f"p99 added over direct, {name:8}: c32 {res[name]['p99_c32'] - direct['p99_c32']:+.3f} ms, "
               f"c1 {res[name]['p99_c1'] - direct['p99_c1']:+.3f} ms")
-    for name in ("haproxy", "stackctl"):
+    for name in [n for n in res if n != "direct"]:
         print(f"CPU per request, {name:8}: keep-alive {res[name]['cpu_ka']:6.1f} us, "
               f"new connection {res[name]['cpu_nc']:6.1f} us")
     for name, mb in rss.items():
@@ -228,6 +239,11 @@ def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle:
           f"{theirs['cpu_ka'] / ours['cpu_ka']:4.2f}, new connection {theirs['cpu_nc'] / ours['cpu_nc']:4.2f}")
     if "stackctl" in rss:
         print(f"  idle RSS {rss['stackctl']:.1f} MB  (<= 150 MB)")
+    multi = next((n for n in res if n.startswith("ours x")), None)
+    if multi:
+        print(f"  {multi} (SO_REUSEPORT, {multi[6:]} processes vs HAProxy's 1 thread): keep-alive "
+              f"{res[multi]['keepalive'] / theirs['keepalive']:4.2f}, new connection "
+              f"{res[multi]['newconn'] / theirs['newconn']:4.2f}")
 
 
 def main() -> None:
@@ -235,6 +251,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the RSS test (0: skip)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also measure N `lb serve --reuse-port` processes sharing one port (0: skip)")
     args = parser.parse_args()
     for tool in ("wrk", "haproxy", "nginx"):
         if shutil.which(tool) is None:
@@ -246,7 +264,7 @@ def main() -> None:
               file=sys.stderr)
     load_before = f"{os.getloadavg()[0]:.2f}"
     with tempfile.TemporaryDirectory(prefix="stackctl-lb-bench-") as tmp:
-        fleet = Fleet(pathlib.Path(tmp), maxconn=max(idle + 50, 1000))
+        fleet = Fleet(pathlib.Path(tmp), maxconn=max(idle + 50, 1000), workers=args.workers)
         try:
             fleet.start()
             res = measure(fleet, rounds=args.rounds, duration=args.duration)

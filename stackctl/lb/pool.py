@@ -72,6 +72,7 @@ class Pool:
     backends: list[Backend] = field(default_factory=list)
     draining: list[Backend] = field(default_factory=list)
     _next: int = 0
+    _all_eligible: bool | None = None  # cached; None after any state change
 
     @classmethod
     def of(cls, specs: Iterable[BackendSpec], *, rise: int = 2, fall: int = 1) -> Pool:
@@ -86,6 +87,14 @@ class Pool:
         resort (the health view may be stale: a connect attempt costs little and may succeed).
         ``None`` once every backend is in ``skip``.
         """
+        if not skip:  # the common case, kept cheap: every backend is eligible
+            fast = self._all_eligible
+            if fast is None:
+                fast = self._all_eligible = bool(self.backends) and all(b.eligible for b in self.backends)
+            if fast:
+                index = self._next if self._next < len(self.backends) else 0
+                self._next = index + 1
+                return self.backends[index]
         found = self._scan(skip, eligible_only=True)
         if found is None:
             found = self._scan(skip, eligible_only=False)
@@ -110,9 +119,11 @@ class Pool:
         """A connect was refused or timed out: the backend is down until active checks bring it back."""
         backend.connect_failures += 1
         self._down(backend)
+        self._all_eligible = None
 
     def check_result(self, backend: Backend, ok: bool) -> None:
         """One active health check finished."""
+        self._all_eligible = None
         if ok:
             backend.failures_in_row = 0
             if not backend.up:
@@ -151,6 +162,7 @@ class Pool:
             backend.draining = True
         self.draining = [b for b in known.values()]
         self.backends = wanted
+        self._all_eligible = None
         self._next = self._next % len(wanted) if wanted else 0
         return started
 
