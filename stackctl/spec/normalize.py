@@ -37,11 +37,12 @@ _STARTED = "service_started"
 def normalize(doc: dict[str, Any], *, project_name: str, working_dir: str, environment: Mapping[str, str],
               resolve_paths: bool = True, resolve_env: bool = True, read_env_file: ReadEnvFile | None = None,
               home: str | None = None, apply_normalization: bool = True, drop_unused: bool = True,
-              cwd: str | None = None, file: str = "") -> dict[str, Any]:
+              cwd: str | None = None, resolve_symlink: Callable[[str], str] | None = None,
+              file: str = "") -> dict[str, Any]:
     """The document ``docker compose config`` prints for the merged model ``doc`` (see the module doc)."""
     doc = set_defaults(doc)
     if resolve_paths:
-        doc = resolve_relative_paths(doc, working_dir=working_dir,
+        doc = resolve_relative_paths(doc, working_dir=working_dir, resolve_symlink=resolve_symlink,
                                      home=home if home is not None else environment.get("HOME"))
     doc = resolve_environment(doc, environment)
     if apply_normalization:

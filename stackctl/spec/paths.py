@@ -1,7 +1,8 @@
 """Relative paths made absolute, as compose-go v2.9.1's ``paths.ResolveRelativePaths`` does it.
 
-Pure: the working directory and the home directory are arguments. Watch paths are made absolute but,
-unlike compose-go, symbolic links are not resolved (that would read the file system).
+Pure: the working directory and the home directory are arguments. compose-go also resolves a symbolic
+link in a ``develop.watch`` path (the first linked component, fully); that reads the file system, so it is
+done only through the optional ``resolve_symlink(path) -> path`` callable the caller passes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ REMOTE_CONTEXT_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.co
 
 
 class _Resolver:
-    def __init__(self, working_dir: str, home: str | None) -> None:
+    def __init__(self, working_dir: str, home: str | None,
+                 resolve_symlink: Callable[[str], str] | None = None) -> None:
         self.working_dir = working_dir
         self.home = home
+        self.resolve_symlink = resolve_symlink
 
     def expand_user(self, path: str) -> str:
         if path.startswith("~") and self.home is not None:
@@ -36,6 +39,12 @@ class _Resolver:
         if posixpath.isabs(value) or not value:
             return value
         return clean_path(posixpath.join(self.working_dir, value))
+
+    def watch_path(self, value: Any) -> Any:
+        value = self.abs_path(value)
+        if isinstance(value, str) and self.resolve_symlink is not None:
+            return self.resolve_symlink(value)
+        return value
 
     def unix_path(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -74,9 +83,10 @@ def _is_windows_abs(path: str) -> bool:
     return len(path) >= 3 and path[0].isalpha() and path[1] == ":" and path[2] in "\\/"
 
 
-def resolve_relative_paths(doc: dict[str, Any], *, working_dir: str, home: str | None) -> dict[str, Any]:
+def resolve_relative_paths(doc: dict[str, Any], *, working_dir: str, home: str | None,
+                           resolve_symlink: Callable[[str], str] | None = None) -> dict[str, Any]:
     """A copy of ``doc`` with build contexts, bind sources, env/label files, secret/config files... absolute."""
-    r = _Resolver(working_dir, home)
+    r = _Resolver(working_dir, home, resolve_symlink)
     table: dict[Path, Callable[[Any], Any]] = {
         pattern("services.*.build.context"): r.context_path,
         pattern("services.*.build.additional_contexts.*"): r.context_path,
@@ -84,7 +94,7 @@ def resolve_relative_paths(doc: dict[str, Any], *, working_dir: str, home: str |
         pattern("services.*.env_file.*.path"): r.abs_path,
         pattern("services.*.label_file.*"): r.abs_path,
         pattern("services.*.extends.file"): r.abs_path,
-        pattern("services.*.develop.watch.*.path"): r.abs_path,
+        pattern("services.*.develop.watch.*.path"): r.watch_path,
         pattern("services.*.volumes.*"): r.volume_mount,
         pattern("configs.*.file"): r.unix_path,
         pattern("secrets.*.file"): r.unix_path,

@@ -269,3 +269,11 @@ def test_numbers_in_maps_are_printed_as_go_formats_them() -> None:
                                                                     "D": 3.0, "E": 999999.5, "F": True, "G": 31}}}})
     assert env["environment"] == {"A": "1e+08", "B": "1.234567e+06", "C": "1e-05", "D": "3", "E": "999999.5",
                                   "F": "true", "G": "31"}
+
+
+def test_watch_paths_go_through_the_symlink_resolver_when_given() -> None:
+    source = {"services": {"web": {"image": "x", "develop": {"watch": [{"path": "src", "action": "sync",
+                                                                          "target": "/app"}]}}}}
+    assert web(source)["develop"]["watch"][0]["path"] == "/p/src"
+    linked = web(source, resolve_symlink=lambda p: p.replace("/p/", "/real/"))
+    assert linked["develop"]["watch"][0]["path"] == "/real/src"
