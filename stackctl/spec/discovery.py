@@ -91,5 +91,6 @@ def choose_files(flags: Sequence[str], environment: Mapping[str, str], *, cwd: s
     start = absolute(project_directory, cwd) if project_directory else cwd
     found = discover(start)
     if not found.files:
-        raise SpecError("no configuration file provided: not found")
+        raise SpecError(Problem(start, "", "no configuration file provided: not found (looked for "
+                                f"{', '.join(DEFAULT_FILES)} here and in the parent directories)"))
     return found

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.errors import Problem, SpecError
+from stackctl.errors import Problem, SpecError, UsageError
 from stackctl.spec import discovery, profiles
 from stackctl.spec.fileload import FileLoader, LoadContext, SourceFile, read_sources
 from stackctl.spec.project_name import check_imperative_name, choose_project_name
@@ -72,7 +72,7 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     if not raw:
         raise SpecError(Problem(setup.sources[0].name, "", "empty compose file"))
     if not setup.name:
-        raise SpecError("project name must not be empty")
+        raise SpecError(Problem(setup.sources[-1].name, "name", "project name must not be empty"))
     active = profiles.active_profiles(options.profiles, setup.environment)
     if options.model_only:
         document = _model(raw, options, setup)
@@ -138,7 +138,7 @@ def _project_name(options: ProjectOptions, environment: Mapping[str, str], sourc
     if imperative:
         message = check_imperative_name(name)
         if message:
-            raise SpecError(message)
+            raise UsageError(message)
     return name
 
 

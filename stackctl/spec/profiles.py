@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.errors import SpecError
+from stackctl.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _collect(services: Mapping[str, Any], names: list[str], chosen: list[str],
     for pattern in names:
         matched = [n for n in services if fnmatch.fnmatchcase(n, pattern)]
         if not matched and required.get(pattern, True):
-            raise SpecError(f"no such service: {pattern}")
+            raise UsageError(f"no such service: {pattern}")
         for name in matched:
             if name in chosen:
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackctl.errors import SpecError
+from stackctl.errors import UsageError
 from stackctl.spec import profiles
 
 SERVICES = {
@@ -53,5 +53,5 @@ def test_selected_services_bring_their_dependencies() -> None:
 
 
 def test_selecting_an_unknown_service_is_an_error() -> None:
-    with pytest.raises(SpecError, match="no such service: nope"):
+    with pytest.raises(UsageError, match="no such service: nope"):
         profiles.select_services(SERVICES, ["nope"])
