@@ -237,11 +237,14 @@ def fold_env_files(doc: dict[str, Any], *, environment: Mapping[str, str], read_
 
 def _fold_env(service: dict[str, Any], environment: Mapping[str, str], read_env_file: ReadEnvFile) -> None:
     declared = {k: (environment.get(k) if v is None else v) for k, v in (service.get("environment") or {}).items()}
-    lookup = {**{k: v for k, v in declared.items() if v is not None}, **environment}
-    merged: dict[str, Any] = {k: v for k, v in declared.items() if v is not None}
+    resolved = {k: v for k, v in declared.items() if v is not None}
+    merged: dict[str, Any] = dict(resolved)
     for entry in service.pop("env_file", None) or []:
         path, required, fmt = (entry, True, None) if isinstance(entry, str) else (
             entry["path"], entry.get("required", True), entry.get("format"))
+        # compose-go: ${VAR} in an env file reads the project, then the service's environment, then the
+        # values the earlier env files of the service set
+        lookup = {**merged, **resolved, **environment}
         values = read_env_file(path, lookup=lookup, required=required, fmt=fmt) or {}
         merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(declared)

@@ -277,3 +277,13 @@ def test_watch_paths_go_through_the_symlink_resolver_when_given() -> None:
     assert web(source)["develop"]["watch"][0]["path"] == "/p/src"
     linked = web(source, resolve_symlink=lambda p: p.replace("/p/", "/real/"))
     assert linked["develop"]["watch"][0]["path"] == "/real/src"
+
+
+def test_later_env_files_see_earlier_ones_after_the_project_and_the_service() -> None:
+    reader = FakeEnvFiles({"/p/1.env": {"A": "one", "FOO": "file"}, "/p/2.env": {"B": "two"}})
+    normalize(canonicalize({"services": {"web": {"image": "x", "environment": {"S": "svc"},
+                                                 "env_file": ["1.env", "2.env"]}}}, file="c"),
+              project_name="p", working_dir="/p", environment=ENV, read_env_file=reader)
+    first, second = (lookup for _, lookup, _ in reader.calls)
+    assert "A" not in first and first["S"] == "svc"
+    assert (second["A"], second["FOO"], second["S"]) == ("one", "from-env", "svc")
