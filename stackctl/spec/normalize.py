@@ -261,7 +261,7 @@ def _fold_labels(service: dict[str, Any], read_env_file: ReadEnvFile) -> None:
     labels: dict[str, Any] = {}
     for path in files:
         values = read_env_file(path, lookup=dict(labels), required=True, fmt=None) or {}
-        labels.update({k: "" if v is None else v for k, v in values.items()})
+        labels.update({k: v for k, v in values.items() if v is not None})
     labels.update(service.get("labels") or {})
     service["labels"] = dict(sorted(labels.items()))
 
