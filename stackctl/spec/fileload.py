@@ -81,11 +81,12 @@ class FileLoader:
         from stackctl.spec.canonical import canonicalize
         from stackctl.spec.merge import enforce_unicity, merge
 
-        data = copy.deepcopy(doc.data)
-        if not isinstance(data, dict):  # an empty document (`---` alone) is not a mapping either
+        if not isinstance(doc.data, dict):  # an empty document (`---` alone) is not a mapping either
             raise SpecError(Problem(file, "", "top-level object must be a mapping"))
-        if self.ctx.interpolate:
-            data = self._interpolate(data, file, getattr(doc, "lines", None))
+        if self.ctx.interpolate:  # a new document: the parsed one stays as read
+            data = self._interpolate(doc.data, file, getattr(doc, "lines", None))
+        else:
+            data = copy.deepcopy(doc.data)
         if self.ctx.apply_extends:
             extends.apply_extends(data, file=file, merge_service=merge_service,
                                   load_base=lambda other, name, current: self._extends_base(
