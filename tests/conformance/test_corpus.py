@@ -29,6 +29,10 @@ def _cases() -> list[Any]:
     params = []
     for case in manifest["cases"]:
         params.append(pytest.param((case, None), id=case["name"]))
+        if case.get("output_no_path_resolution"):
+            variant = {"variant": "no-path-resolution", "extra_args": ["--no-path-resolution"], "rc": 0,
+                       "output": case["output_no_path_resolution"], "stderr": case.get("stderr", "")}
+            params.append(pytest.param((case, variant), id=f"{case['name']}@no-path-resolution"))
         for retry in case.get("retries", []):
             params.append(pytest.param((case, retry), id=f"{case['name']}@{retry['variant']}"))
     return params
