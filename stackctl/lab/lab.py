@@ -228,7 +228,7 @@ def stop_node(layout: LabLayout, name: str) -> None:
     node = layout.node(name)
     system.kill_all(node_pids(layout, node))
     system.remove_cgroups(node.cgroup_parent)
-    for pidfile in ("sshd.pid", "docker.pid", "etcd.pid"):
+    for pidfile in ("sshd.pid", "docker.pid", "etcd.pid", "docker/containerd/containerd.pid"):
         (node.run_dir / pidfile).unlink(missing_ok=True)
 
 

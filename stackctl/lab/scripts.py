@@ -106,6 +106,8 @@ def start_script(layout: LabLayout, node: NodePlan) -> str:
         f"mkdir -p /run/sshd {logs}",
         _stale_pidfile("/run/sshd.pid"),
         _stale_pidfile("/run/docker.pid"),
+        # dockerd waits for a containerd whose pid file names a live process, zombies included.
+        _stale_pidfile("/run/docker/containerd/containerd.pid"),
         "if ! alive /run/sshd.pid; then",
         f"  /usr/sbin/sshd -f {node.dir / 'sshd_config'} -E {logs / 'sshd.log'}",
         "fi",

@@ -178,3 +178,26 @@ def test_stopped_node_is_reported_down_by_node_ls(lab) -> None:  # type: ignore[
     after = lab.cli("node", "ls", "--format", "json")
     assert {n["name"]: n["status"] for n in json.loads(after.stdout)}["node3"] == "ready"
 
+
+
+def test_a_command_waits_out_a_node_restart_with_backoff(lab, inventory) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    assert lab.cli("lab", "stop", "node1", "--name", lab.name).returncode == 0
+    starter = threading.Timer(1.0, lambda: lab.cli("lab", "start", "node1", "--name", lab.name))
+
+    async def go() -> tuple[str, float]:
+        async with SshTransport(inventory.nodes, connect_timeout=2, retries=6, backoff=0.3) as t:
+            started = time.monotonic()
+            starter.start()
+            out = await t.session("node1").run("hostname")
+            return out.stdout.strip(), time.monotonic() - started
+
+    try:
+        hostname, waited = asyncio.run(go())
+    finally:
+        starter.join()
+        final = lab.cli("lab", "start", "node1", "--name", lab.name)  # harmless when already up
+        assert final.returncode == 0, final.stderr
+    assert hostname == "node1"
+    assert waited >= 0.9  # it did wait for the node instead of failing at once
