@@ -173,12 +173,14 @@ def _model(raw: dict[str, Any], options: ProjectOptions, setup: _Setup) -> dict[
     from stackctl.spec.normalize import normalize_model, resolve_environment, set_defaults
     from stackctl.spec.paths import resolve_relative_paths
 
+    # docker compose v2.40.3 hands LoadModel no environment: nothing is resolved from it
+    environment = {"COMPOSE_PROJECT_NAME": setup.name}
     doc = set_defaults(raw)
     if options.resolve_paths:
         doc = resolve_relative_paths(doc, working_dir=setup.working_dir, home=setup.environment.get("HOME"))
-    doc = resolve_environment(doc, setup.environment)
+    doc = resolve_environment(doc, environment)
     if options.normalize:
-        doc = normalize_model(doc, project_name=setup.name, environment=setup.environment)
+        doc = normalize_model(doc, project_name=setup.name, environment=environment)
     return doc
 
 
