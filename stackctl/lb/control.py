@@ -20,6 +20,7 @@ commands running at once are therefore serialised, and the balancer always reads
                     state_dir=...)
     wait_drained("shop", "web-80", [removed_address], state_dir=...)  # then stop the container
     balancer_stats("shop", state_dir=...)      # list of listener stats, or None when not running
+    balancer_info("shop", state_dir=...)       # pid, admin socket, listener names (for `compose ps`)
     stop_balancer("shop", state_dir=...)       # SIGTERM: stop accepting, drain, exit
 """
 
@@ -199,6 +200,18 @@ def wait_drained(project: str, listener: str, addresses: Collection[Address], *,
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+def balancer_info(project: str, *, state_dir: Path) -> BalancerInfo | None:
+    """The running balancer of a project (pid, admin socket, listeners), for `compose ps`; else None."""
+    paths = files(project, state_dir=state_dir)
+    if not paths.socket.exists():
+        return None
+    try:
+        answer = admin.request(paths.socket, "stats", timeout=5.0)
+    except LoadBalancerError:
+        return None
+    return BalancerInfo(project, int(answer["pid"]), paths.socket, tuple(s["name"] for s in answer["listeners"]))
 
 
 def balancer_stats(project: str, *, state_dir: Path) -> list[dict[str, Any]] | None:

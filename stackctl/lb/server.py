@@ -4,7 +4,7 @@
 connections: a listener with the same name, bind address and protocol keeps its socket and
 sessions and only gets new options and backends; others are opened or closed.
 :func:`serve` runs one until SIGTERM/SIGINT or an admin ``stop``: stop accepting, let sessions
-finish (up to the longest drain timeout), exit.
+finish (up to the longest drain timeout), exit. SIGHUP re-reads the configuration file.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ async def serve(load: Callable[[], Config], *, admin_path: Path | None, pidfile:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, balancer.stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload_on_hangup(balancer, load)))
     admin_server = None
     if admin_path is not None:
         admin_server = await admin.serve(admin_path, _admin_handler(balancer, load))
@@ -112,6 +113,21 @@ async def serve(load: Callable[[], Config], *, admin_path: Path | None, pidfile:
         await balancer.shutdown()
         _unlink(admin_path)
         _unlink(pidfile)
+
+
+async def _reload_on_hangup(balancer: Balancer, load: Callable[[], Config]) -> None:
+    """SIGHUP: re-read the file; a bad file is reported on stderr and the running setup kept."""
+    import sys
+
+    from stackctl.errors import StackctlError
+
+    try:
+        await balancer.apply(load())
+    except StackctlError as exc:
+        for line in exc.lines():
+            print(f"stackctl lb: reload failed: {line}", file=sys.stderr, flush=True)
+        return
+    print("stackctl lb: reloaded", file=sys.stderr, flush=True)
 
 
 def _admin_handler(balancer: Balancer, load: Callable[[], Config]) -> admin.Handler:

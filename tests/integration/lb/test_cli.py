@@ -93,6 +93,31 @@ def test_serve_stats_metrics_and_a_graceful_sigterm(tmp_path: Path, cli) -> None
             proc.wait()
 
 
+def test_sighup_reloads_the_file_and_a_bad_file_keeps_the_running_setup(tmp_path: Path) -> None:
+    port = free_port()
+    with backend_process("a") as (_, a), backend_process("b") as (_, b):
+        config = tmp_path / "lb.yaml"
+        config.write_text(f"listeners:\n  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{a}]\n")
+        proc = serve(config, tmp_path)
+        try:
+            assert ask(port) == "a hi"
+            config.write_text(f"listeners:\n  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{b}]\n")
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+            assert [ask(port) for _ in range(3)] == ["b hi"] * 3
+            config.write_text("listeners: [oops]\n")
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+            assert ask(port) == "b hi"
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        err = proc.stderr.read().splitlines()
+        assert "stackctl lb: reloaded" in err
+        assert f"stackctl lb: reload failed: {config}: listeners: expected a mapping of listener names" in err
+
+
 def test_stats_without_a_running_balancer_says_so(tmp_path: Path, cli) -> None:
     out = cli("lb", "stats", "--admin", str(tmp_path / "nothing.sock"))
     assert out.returncode == 1

@@ -136,6 +136,8 @@ def test_ensure_again_reuses_the_process_and_keeps_established_connections(tmp_p
             assert reply.readline() == "x 1\n"
             second = control.ensure_balancer("p", [web(a_port, [x], "a"), web(b_port, [x], "b")], state_dir=tmp_path)
             assert second.pid == first.pid
+            info = control.balancer_info("p", state_dir=tmp_path)
+            assert info is not None and (info.pid, info.listeners) == (first.pid, ("a", "b"))
             held.sendall(b"2\n")
             assert reply.readline() == "x 2\n"
             with socket.create_connection(("127.0.0.1", b_port), timeout=5) as sock:
@@ -145,6 +147,7 @@ def test_ensure_again_reuses_the_process_and_keeps_established_connections(tmp_p
             held.close()
         finally:
             control.stop_balancer("p", state_dir=tmp_path, timeout=10)
+        assert control.balancer_info("p", state_dir=tmp_path) is None
 
 
 def test_a_taken_port_is_reported_and_nothing_is_left_running(tmp_path: Path) -> None:

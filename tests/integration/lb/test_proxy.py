@@ -59,6 +59,33 @@ def test_large_transfers_are_byte_exact_both_ways_with_half_close() -> None:
     run(main())
 
 
+def test_a_client_that_stops_reading_pauses_the_backend_instead_of_filling_memory() -> None:
+    async def main() -> None:
+        async def firehose(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            chunk = b"x" * 65536
+            try:
+                while True:
+                    writer.write(chunk)
+                    await writer.drain()
+            except ConnectionError:
+                pass
+
+        server = await asyncio.start_server(firehose, "127.0.0.1", 0)
+        async with balancer(listener([server.sockets[0].getsockname()[1]])) as lb:
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port, limit=65536)
+            await asyncio.sleep(0.5)  # the client reads nothing meanwhile
+            (session,) = lb.sessions
+            held = session.transport.get_write_buffer_size()
+            assert held < 1024 * 1024  # bounded by the transport's high-water mark, not by the stream
+            assert session.peer.is_reading() is False  # the backend side is paused
+            received = 0
+            while received < 32 * 1024 * 1024:  # and the flow resumes when the client reads
+                received += len(await asyncio.wait_for(reader.read(1 << 20), 5))
+            writer.close()
+        server.close()
+    run(main())
+
+
 def test_a_refused_backend_is_skipped_within_the_same_client_connection() -> None:
     async def main() -> None:
         _, good = await line_backend("good")
