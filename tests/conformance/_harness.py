@@ -67,7 +67,8 @@ def run_ours(argv: Sequence[str], *, cwd: str | pathlib.Path, env: Mapping[str, 
 def run_oracle(oracle: pathlib.Path, argv: Sequence[str], *, cwd: str | pathlib.Path,
                env: Mapping[str, str], stdin: str | None = None, timeout: float = 20) -> Outcome:
     """The real docker compose v2.40.3 binary on the same input."""
-    fmt = argv[argv.index("--format") + 1] if "--format" in argv else "yaml"
+    formats = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--format"]
+    fmt = formats[-1] if formats else "yaml"  # the last --format wins, as for any repeated flag
     try:
         done = subprocess.run([str(oracle), *argv], check=False, cwd=cwd, env=dict(env), input=stdin or "",
                               capture_output=True, text=True, timeout=timeout)
