@@ -91,8 +91,8 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(port: int, *, duration: float, connections: int, close: bool) -> tuple[float, float, int]:
-    """(requests/s, p99 latency in ms, requests) of one wrk run."""
+def wrk(port: int, *, duration: float, connections: int, close: bool) -> tuple[float, float, int, float]:
+    """(requests/s, p99 latency in ms, requests, p50 latency in ms) of one wrk run."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", f"http://127.0.0.1:{port}/"]
     if close:
         cmd[1:1] = ["-H", "Connection: close"]
@@ -100,12 +100,14 @@ def wrk(port: int, *, duration: float, connections: int, close: bool) -> tuple[f
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     count = re.search(r"(\d+) requests in", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    if rps is None or p99 is None or count is None:
+    if rps is None or p99 is None or count is None or p50 is None:
         raise SystemExit(f"cannot read wrk output:\n{out}")
     if errors and close is False:
         print(f"  note: port {port}: socket errors {errors.group(1)}", file=sys.stderr)
-    return float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], int(count.group(1))
+    return (float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], int(count.group(1)),
+            float(p50.group(1)) * _UNITS[p50.group(2)])
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -207,12 +209,12 @@ def measure(fleet: Fleet, *, rounds: int, duration: float) -> dict[str, dict[str
     for _ in range(rounds):
         for name, port in targets.items():
             cpu0 = cpu_seconds(pids[name])
-            ka, ka_p99, ka_n = wrk(port, duration=duration, connections=32, close=False)
+            ka, ka_p99, ka_n, _ = wrk(port, duration=duration, connections=32, close=False)
             cpu1 = cpu_seconds(pids[name])
-            nc, _, nc_n = wrk(port, duration=duration, connections=32, close=True)
+            nc, _, nc_n, _ = wrk(port, duration=duration, connections=32, close=True)
             cpu2 = cpu_seconds(pids[name])
-            _, solo_p99, _ = wrk(port, duration=max(1.0, duration / 2), connections=1, close=False)
-            for key, value in (("keepalive", ka), ("newconn", nc), ("p99_c32", ka_p99), ("p99_c1", solo_p99),
+            _, solo_p99, _, solo_p50 = wrk(port, duration=max(1.0, duration / 2), connections=1, close=False)
+            for key, value in (("keepalive", ka), ("newconn", nc), ("p99_c32", ka_p99), ("p99_c1", solo_p99), ("p50_c1", solo_p50),
                                ("cpu_ka", 1e6 * (cpu1 - cpu0) / ka_n), ("cpu_nc", 1e6 * (cpu2 - cpu1) / nc_n)):
                 samples[name].setdefault(key, []).append(value)
     return {t: {k: statistics.median(v) for k, v in s.items()} for t, s in samples.items()}
@@ -224,8 +226,9 @@ def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle:
         print(f"{name:10} {r['keepalive']:17,.0f} {r['newconn']:15,.0f} {r['p99_c32']:11.3f} {r['p99_c1']:10.3f}")
     ours, theirs, direct = res["stackctl"], res["haproxy"], res["direct"]
     for name in [n for n in res if n != "direct"]:
-        print(f"p99 added over direct, {name:8}: c32 {res[name]['p99_c32'] - direct['p99_c32']:+.3f} ms, "
-              f"c1 {res[name]['p99_c1'] - direct['p99_c1']:+.3f} ms")
+        print(f"latency added over direct, {name:8}: p99 c32 {res[name]['p99_c32'] - direct['p99_c32']:+.3f} ms, "
+              f"p99 c1 {res[name]['p99_c1'] - direct['p99_c1']:+.3f} ms, "
+              f"p50 c1 {res[name]['p50_c1'] - direct['p50_c1']:+.3f} ms")
     for name in [n for n in res if n != "direct"]:
         print(f"CPU per request, {name:8}: keep-alive {res[name]['cpu_ka']:6.1f} us, "
               f"new connection {res[name]['cpu_nc']:6.1f} us")
@@ -234,7 +237,8 @@ def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle:
     print("\nratios ours/HAProxy (goal):")
     print(f"  keep-alive req/s      {ours['keepalive'] / theirs['keepalive']:5.2f}  (>= 1.0)")
     print(f"  new-connection req/s  {ours['newconn'] / theirs['newconn']:5.2f}  (>= 0.8)")
-    print(f"  p99 added over direct (c1) {ours['p99_c1'] - direct['p99_c1']:+.3f} ms  (<= 1 ms)")
+    print(f"  p99 added over direct (c1) {ours['p99_c1'] - direct['p99_c1']:+.3f} ms  (<= 1 ms; HAProxy "
+          f"{theirs['p99_c1'] - direct['p99_c1']:+.3f} ms), p50 added {ours['p50_c1'] - direct['p50_c1']:+.3f} ms")
     print(f"  CPU per request, HAProxy/ours (load-independent, higher is better): keep-alive "
           f"{theirs['cpu_ka'] / ours['cpu_ka']:4.2f}, new connection {theirs['cpu_nc'] / ours['cpu_nc']:4.2f}")
     if "stackctl" in rss:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -16,6 +18,8 @@ from stackctl.errors import LoadBalancerError
 from stackctl.lb import control
 from stackctl.lb.config import Address, BackendSpec, HealthCheck, Listener
 from tests.integration.lb.servers import backend_process, free_port
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def specs(ports: list[int]) -> list[BackendSpec]:
@@ -148,6 +152,23 @@ def test_ensure_again_reuses_the_process_and_keeps_established_connections(tmp_p
         finally:
             control.stop_balancer("p", state_dir=tmp_path, timeout=10)
         assert control.balancer_info("p", state_dir=tmp_path) is None
+
+
+def test_the_balancer_outlives_the_command_that_started_it(tmp_path: Path) -> None:
+    port = free_port()
+    with backend_process("x") as (_, x):
+        script = ("import sys; from pathlib import Path; from stackctl.lb import control; "
+                  "from tests.integration.lb.test_control import web; "
+                  f"control.ensure_balancer('bg', [web({port}, [{x}])], state_dir=Path({str(tmp_path)!r}))")
+        started = subprocess.run([sys.executable, "-c", script], cwd=REPO, timeout=60, capture_output=True, text=True,
+                                 check=False)
+        assert started.returncode == 0, started.stderr
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"still there\n")
+                assert sock.makefile().readline() == "x still there\n"
+        finally:
+            assert control.stop_balancer("bg", state_dir=tmp_path, timeout=10)
 
 
 def test_a_taken_port_is_reported_and_nothing_is_left_running(tmp_path: Path) -> None:
