@@ -34,10 +34,10 @@ class FakeDriver:
     def observe(self, project: str, *, services: tuple[str, ...] = ()) -> Observed:
         mine = tuple(c for c in self.containers.values() if c.labels.get(L.PROJECT) == project
                      and (not services or c.service in services))
-        nets = tuple(ObservedNetwork(n, lab.get(L.NETWORK, n), labels=lab) for n, lab in self.networks.items()
-                     if lab.get(L.PROJECT) == project)
-        vols = tuple(ObservedVolume(n, lab.get(L.VOLUME, n), labels=lab) for n, lab in self.volumes.items()
-                     if lab.get(L.PROJECT) == project)
+        nets = tuple(ObservedNetwork(n, lab.get(L.NETWORK, n), config_hash=lab.get(L.CONFIG_HASH), labels=lab)
+                     for n, lab in self.networks.items() if lab.get(L.PROJECT) == project)
+        vols = tuple(ObservedVolume(n, lab.get(L.VOLUME, n), config_hash=lab.get(L.CONFIG_HASH), labels=lab)
+                     for n, lab in self.volumes.items() if lab.get(L.PROJECT) == project)
         return Observed(project, mine, nets, vols, frozenset(self.networks), frozenset(self.volumes))
 
     def list_projects(self) -> list[tuple[str, list[ObservedContainer]]]:

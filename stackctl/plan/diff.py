@@ -13,7 +13,7 @@ from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
-from stackctl.plan.hashing import service_hash
+from stackctl.plan.hashing import network_hash, service_hash, volume_hash
 from stackctl.plan.observed import Observed, ObservedContainer
 
 SEPARATOR = "-"
@@ -369,8 +369,22 @@ def _infra_action(key: str, kind: str, cfg: Mapping[str, Any], observed: Observe
             raise PlanError(f'{kind} "{name}" declared as external, but could not be found')
         return None
     if exists:
+        _check_drift(kind, name, cfg, observed, warnings)
         return None
     return Action(f"create_{kind}", name, Reason("missing"), params={"key": key, "config": dict(cfg)})
+
+
+def _check_drift(kind: str, name: str, cfg: Mapping[str, Any], observed: Observed, warnings: list[str]) -> None:
+    """A project network/volume whose config-hash label differs from the file: reported, left alone."""
+    found = [r for r in (observed.networks if kind == "network" else observed.volumes) if r.name == name]
+    if not found or found[0].config_hash is None:
+        return
+    wanted = network_hash(cfg) if kind == "network" else volume_hash(cfg)
+    if found[0].config_hash != wanted:
+        message = (f'{kind} "{name}" exists but does not match the compose file; '
+                   f"run `down{' -v' if kind == 'volume' else ''}` to recreate it")
+        if message not in warnings:
+            warnings.append(message)
 
 
 def _plan_orphans(doc: Mapping[str, Any], observed: Observed, options: UpOptions,

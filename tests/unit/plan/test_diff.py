@@ -167,3 +167,14 @@ DESIRED = DesiredService(name="web", replicas=1, config_hash="h1", image_id="sha
 def test_needs_recreate(seen, policy, expected) -> None:
     reason = needs_recreate(DESIRED, seen, policy=policy)
     assert (reason.code if reason else None) == expected
+
+
+def test_network_changed_in_the_file_is_reported_not_silently_reused() -> None:
+    driver = _healthy_driver()
+    _apply(web_db(), driver)
+    assert _plan(web_db(), driver).warnings == ()
+    changed = web_db()
+    changed["networks"]["default"]["driver_opts"] = {"com.docker.network.bridge.enable_icc": "false"}
+    warnings = _plan(changed, driver).warnings
+    assert warnings == ('network "p_default" exists but does not match the compose file; '
+                        "run `down` to recreate it",)
