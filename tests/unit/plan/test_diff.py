@@ -176,5 +176,5 @@ def test_network_changed_in_the_file_is_reported_not_silently_reused() -> None:
     changed = web_db()
     changed["networks"]["default"]["driver_opts"] = {"com.docker.network.bridge.enable_icc": "false"}
     warnings = _plan(changed, driver).warnings
-    assert warnings == ('network "p_default" exists but does not match the compose file; '
-                        "run `down` to recreate it",)
+    expected = 'network "p_default" exists but does not match the compose file; run `down` to recreate it'
+    assert warnings == (expected,)
