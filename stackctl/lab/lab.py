@@ -87,23 +87,35 @@ class UpResult:
 
 def up(*, name: str, nodes: int, managers: int, subnet: str | None, roots: Roots,
        timeout: float = 60) -> UpResult:
+    """Make the lab, or bring an existing one back up; a half-made one is removed and made again."""
     started = time.monotonic()
     layout = plan_lab(name=name, nodes=nodes, managers=managers, subnet=subnet,
                       state_root=roots.state, run_root=roots.run)
     _check_subnet(layout)
     spec = _read_spec(layout.spec_file)
     wanted = {"nodes": nodes, "managers": managers, "subnet": layout.subnet}
-    if spec and spec.get("complete") and {k: spec.get(k) for k in wanted} != wanted:
+    complete = bool(spec and spec.get("complete"))
+    if spec and complete and {k: spec.get(k) for k in wanted} != wanted:
         raise LabError(f"lab {name!r} exists with {spec.get('nodes')} nodes, {spec.get('managers')} "
                        f"managers, subnet {spec.get('subnet')}; run `stackctl lab down --name {name}` first")
-    if spec and spec.get("complete") and _namespaces_intact(layout):
-        _ensure_network(layout)
-        for node in layout.nodes:
-            start_node(layout, node.name, wait=False)
-        _wait(layout, layout.nodes, timeout)
-        _register(layout, roots)
-        return UpResult(layout, False, time.monotonic() - started)
-    down(name=name, roots=roots)  # a half-made lab (killed `up`) starts over
+    resumed = complete and _namespaces_intact(layout)
+    if resumed:
+        _resume(layout, timeout)
+    else:
+        down(name=name, roots=roots)  # a half-made lab (killed `up`) starts over
+        _create(layout, wanted, timeout)
+    _register(layout, roots)
+    return UpResult(layout, not resumed, time.monotonic() - started)
+
+
+def _resume(layout: LabLayout, timeout: float) -> None:
+    _ensure_network(layout)
+    for node in layout.nodes:
+        start_node(layout, node.name, wait=False)
+    _wait(layout, layout.nodes, timeout)
+
+
+def _create(layout: LabLayout, wanted: dict[str, object], timeout: float) -> None:
     layout.state_dir.mkdir(parents=True, exist_ok=True)
     layout.spec_file.write_text(json.dumps({**wanted, "complete": False}) + "\n", encoding="utf-8")
     _make_files(layout)
@@ -115,8 +127,6 @@ def up(*, name: str, nodes: int, managers: int, subnet: str | None, roots: Roots
     _wait(layout, layout.nodes, timeout)
     dump_inventory(inventory_document(layout), layout.inventory_file)
     layout.spec_file.write_text(json.dumps({**wanted, "complete": True}) + "\n", encoding="utf-8")
-    _register(layout, roots)
-    return UpResult(layout, True, time.monotonic() - started)
 
 
 def _namespaces_intact(layout: LabLayout) -> bool:
