@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,6 +104,9 @@ def main() -> None:
         call_theirs = peer_per_call(addresses[0], phome, 50)
     finally:
         down = run([*cli, "lab", "down", "--name", NAME], env)
+        for tmp in (home, locals().get("phome")):
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     n = args.nodes
     report([
         (f"lab up, {n} nodes (3 etcd)", up, None, 20.0 if n <= 3 else None),
