@@ -118,7 +118,9 @@ def run_ps(args: argparse.Namespace) -> int:
     elif args.format == "json":
         sys.stdout.write(views.ps_json(rows, tgt.name))
     else:
-        sys.stdout.write(views.ps_table(rows))
+        import time
+
+        sys.stdout.write(views.ps_table(rows, now=time.time()))
     return 0
 
 

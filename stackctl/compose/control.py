@@ -65,6 +65,8 @@ def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str,
               dry_run: bool = False, limit: int = 16, reporter: Reporter | None = None) -> Plan:
     """kind: stop_container | kill_container | restart_container | remove_container (rm: stopped only)."""
     observed = _observe(driver, target)
+    if kind == "restart_container" and services and target.doc is not None:
+        services = with_restart_dependents(target.doc, services)
     if kind == "start_container":
         plan = plan_start(target.doc, observed, services=services)
     else:
@@ -82,6 +84,17 @@ def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str,
     if dry_run:
         return plan
     return run_plan(driver, target, plan, limit=limit, timeout=timeout, reporter=reporter)
+
+
+def with_restart_dependents(doc: Mapping[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
+    """`restart db` also restarts the services that declare `depends_on: {db: {restart: true}}`."""
+    from stackctl.plan.diff import dependencies
+
+    out = list(services)
+    for name, svc in (doc.get("services") or {}).items():
+        if name not in out and any(d.restart and d.service in services for d in dependencies(svc)):
+            out.append(name)
+    return tuple(out)
 
 
 def _running(observed: Observed, cid: Any) -> bool:

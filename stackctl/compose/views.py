@@ -9,6 +9,8 @@ from stackctl.plan.observed import ObservedContainer
 
 
 def _status(c: ObservedContainer) -> str:
+    if c.status:
+        return c.status
     if c.state == "running":
         return f"running ({c.health})" if c.health else "running"
     if c.state in ("exited", "dead"):
@@ -30,11 +32,23 @@ def ps_rows(containers: Iterable[ObservedContainer], *, all: bool, services: Seq
     return sorted(chosen, key=lambda c: (c.service, c.number, c.name))
 
 
-def ps_table(containers: Sequence[ObservedContainer]) -> str:
-    rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]]
+def ago(seconds: float) -> str:
+    """`12 seconds ago`, `3 minutes ago`, `2 hours ago`, `5 days ago` (as docker prints CREATED)."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{'About an' if n == 1 and unit == 'hour' else n} {unit}{'s' if n > 1 else ''} ago"
+    return f"{int(seconds)} seconds ago"
+
+
+def ps_table(containers: Sequence[ObservedContainer], *, now: float | None = None) -> str:
+    """docker compose's columns: NAME IMAGE COMMAND SERVICE CREATED STATUS PORTS."""
+    rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
     for c in containers:
         command = c.command if len(c.command) <= 20 else c.command[:19] + "…"
-        rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, _status(c), _ports(c)])
+        created = ago(max(0.0, now - float(c.created))) if now is not None and c.created.isdigit() else ""
+        rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, created, _status(c),
+                     _ports(c)])
     return table(rows)
 
 

@@ -30,6 +30,7 @@ class ObservedContainer:
     ports: tuple[tuple[str, int, int, str], ...] = ()  # (host_ip, published, target, protocol)
     command: str = ""
     ips: tuple[str, ...] = ()  # the container's IP address on each of its networks, in order
+    status: str = ""  # the engine's own words, e.g. "Up 3 minutes (healthy)"
 
     @property
     def config_hash(self) -> str | None:

@@ -97,3 +97,16 @@ def test_optional_dependency_that_fails_only_warns_and_the_dependent_starts() ->
                 "container p-cache-1 exited (1)")
     assert applier.warnings == [expected]
     assert any(c.service == "app" and c.running for c in driver.containers.values())
+
+
+def test_restart_of_a_dependency_restarts_dependents_that_asked_for_it() -> None:
+    from stackctl.compose.control import Target, stop_like
+
+    document = doc({"db": service(), "web": service(depends_on={"db": {"condition": "service_started",
+                                                                      "restart": True, "required": True}}),
+                    "cron": service(depends_on={"db": {"condition": "service_started", "required": True}})})
+    driver = FakeDriver(images={BUSYBOX: IMAGE_ID})
+    up(document, driver)
+    driver.calls.clear()
+    stop_like(driver, Target("p", from_document(document)), "restart_container", services=("db",))
+    assert sorted(name for call, name in driver.calls if call == "restart") == ["p-db-1", "p-web-1"]
