@@ -89,6 +89,7 @@ def main() -> None:
     cli = stackctl_cmd()
     state = ROOT / "state" / NAME
     subprocess.run([*cli, "lab", "down", "--name", NAME], env=env, capture_output=True, check=False)
+    phome: pathlib.Path | None = None
     try:
         up = run([*cli, "lab", "up", "--name", NAME, "--nodes", str(args.nodes), "--managers", "3"], env)
         time.sleep(2)  # let the fresh engines settle before timing reads
@@ -104,7 +105,7 @@ def main() -> None:
         call_theirs = peer_per_call(addresses[0], phome, 50)
     finally:
         down = run([*cli, "lab", "down", "--name", NAME], env)
-        for tmp in (home, locals().get("phome")):
+        for tmp in (home, phome):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
     n = args.nodes
