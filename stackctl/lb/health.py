@@ -43,12 +43,20 @@ async def check_once(pool: Pool, health: HealthCheck) -> None:
         pool.check_result(backend, ok)
 
 
+READMIT_AFTER = 5.0  # seconds a backend stays out after a failed connect when nothing probes it
+
+
 async def run_checks(target: Checked) -> None:
-    """Check forever at the listener's current interval (re-read each round: it may be reloaded)."""
+    """Check forever at the listener's current interval (re-read each round: it may be reloaded).
+
+    Listeners without active checks (``health: false``, UDP) readmit backends that a failed
+    connect took out every READMIT_AFTER seconds; the passive check takes them out again if needed.
+    """
     while True:
         health = target.health
         if health is None:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(READMIT_AFTER)
+            target.pool.readmit()
             continue
         await asyncio.sleep(health.interval)
         await check_once(target.pool, health)

@@ -139,6 +139,13 @@ class Pool:
             if backend.failures_in_row >= self.fall:
                 self._down(backend)
 
+    def readmit(self) -> None:
+        """Without active checks, backends marked down by a failed connect get another chance."""
+        for backend in self.backends:
+            if not backend.up:
+                backend.up = True
+                self._all_eligible = None
+
     def _down(self, backend: Backend) -> None:
         backend.up = False
         backend.successes = 0

@@ -7,7 +7,10 @@ other side stops reading until it drains. Half-close is relayed with ``write_eof
 ends when both directions are done or either side goes away, and both sides are then closed.
 
 A refused or timed-out backend connect marks the backend down (passive check) and the next one is
-tried for the same client, so a new connection never fails while a healthy backend exists.
+tried for the same client, so a new connection never fails while a healthy backend exists. A
+backend that resets the connection before answering anything (it died with our connect still in
+its accept queue) is treated the same way: what the client sent so far (up to PENDING_LIMIT) is
+kept until the backend's first byte, and replayed to the next backend.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,32 +31,32 @@ def web(port: int, backends: list[int], name: str = "web") -> Listener:
 
 
 class Load:
-    """Clients sending one line per new connection, as fast as they can, counting who answered."""
+    """Clients sending one line per new connection, as fast as they can, noting who answered when."""
 
     def __init__(self, port: int, clients: int = 4) -> None:
         self.port = port
-        self.served: Counter[str] = Counter()
+        self.served: list[tuple[float, str]] = []  # (when the request started, who answered)
         self.failed: list[str] = []
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._run) for _ in range(clients)]
 
     def _run(self) -> None:
         while not self.stop.is_set():
+            started = time.monotonic()
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
                     sock.sendall(b"req\n")
                     answer = sock.makefile().readline()
                 if answer.endswith(" req\n"):
-                    self.served[answer.split()[0]] += 1
+                    self.served.append((started, answer.split()[0]))
                 else:
                     self.failed.append(repr(answer))
             except OSError as exc:
                 self.failed.append(repr(exc))
 
-    def phase(self, seconds: float) -> Counter[str]:
-        before = Counter(self.served)
-        time.sleep(seconds)
-        return Counter(self.served) - before
+    def between(self, start: float, end: float) -> set[str]:
+        """Who served the requests that started in [start, end)."""
+        return {name for started, name in list(self.served) if start <= started < end}
 
     def __enter__(self) -> Load:  # noqa: PYI034
         for t in self.threads:
@@ -79,17 +78,25 @@ def test_scaling_up_and_down_under_steady_load_loses_no_request(tmp_path: Path) 
                                        state_dir=tmp_path)
         try:
             with Load(port) as load:
-                assert set(load.phase(0.5)) == {"r0", "r1", "r2"}
+                t0 = time.monotonic()
+                time.sleep(0.5)
+                t_up = time.monotonic()
                 control.update_backends("shop", {"web": specs(list(ports.values()))}, state_dir=tmp_path)
-                assert set(load.phase(0.8)) == {"r0", "r1", "r2", "r3", "r4"}
+                t1 = time.monotonic()  # scaled up to 5: applied when update_backends returns
+                time.sleep(0.8)
                 control.update_backends("shop", {"web": specs([ports["r3"]])}, state_dir=tmp_path)
+                t2 = time.monotonic()  # scaled down to 1
                 removed = [Address("127.0.0.1", ports[n]) for n in ("r0", "r1", "r2", "r4")]
                 assert control.wait_drained("shop", "web", removed, state_dir=tmp_path, timeout=10)
                 for name in ("r0", "r1", "r2", "r4"):
                     procs[name][0].kill()  # the replicas go away, as `scale` removes containers
-                assert set(load.phase(0.5)) == {"r3"}
+                time.sleep(0.5)
+                t3 = time.monotonic()
+            assert load.between(t0, t_up) == {"r0", "r1", "r2"}
+            assert load.between(t1, t2) == {"r0", "r1", "r2", "r3", "r4"}
+            assert load.between(t2, t3) == {"r3"}
             assert load.failed == []
-            assert sum(load.served.values()) > 100
+            assert len(load.served) > 100
             stats = control.balancer_stats("shop", state_dir=tmp_path)
             assert stats is not None and [b["address"] for b in stats[0]["backends"]] == [f"127.0.0.1:{ports['r3']}"]
         finally:

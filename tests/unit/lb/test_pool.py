@@ -72,6 +72,14 @@ def test_active_checks_follow_rise_and_fall(rise: int, fall: int, results: list[
     assert (1 in picks(pool, 2)) is up_after
 
 
+def test_without_active_checks_backends_taken_out_by_a_failed_connect_are_readmitted() -> None:
+    pool = Pool.of(specs(1, 2))
+    pool.connect_failed(pool.backends[0])
+    assert picks(pool, 2) == [2, 2]
+    pool.readmit()
+    assert sorted(picks(pool, 2)) == [1, 2]
+
+
 def test_docker_health_gates_the_backend() -> None:
     pool = Pool.of([BackendSpec(Address("10.0.0.1", 1), "starting"), BackendSpec(Address("10.0.0.1", 2), "healthy")])
     assert picks(pool, 3) == [2, 2, 2]
