@@ -1,1 +1,16 @@
-"""stackctl.lb."""
+"""stackctl.lb: the embedded L4 round-robin load balancer.
+
+Layers, lowest first:
+    config      the lb.yaml format -> Listener/BackendSpec/Config values, every problem at once (pure)
+    pool        round robin over eligible backends, passive/active health, drain (pure)
+    proxyproto  PROXY protocol v1/v2 headers (pure)
+    proxy, udp  the TCP and UDP listeners (asyncio protocols)
+    health      active TCP checks feeding the pools
+    metrics     Prometheus text (pure render) and its loopback HTTP endpoint
+    admin       the owner-only unix socket (ping, stats, reload, stop)
+    server      one balancer process: apply/reload a Config, SIGTERM drain, SIGHUP reload
+    control     what the compose engine calls: ensure_balancer, update_backends, wait_drained,
+                stop_balancer, balancer_stats, balancer_info (see its docstring)
+
+Run on its own with ``stackctl lb serve -c lb.yaml``; see ``stackctl lb stats``.
+"""
