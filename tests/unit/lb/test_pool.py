@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stackctl.lb.config import Address, BackendSpec
 from stackctl.lb.pool import Pool
@@ -122,3 +124,30 @@ def test_scaling_down_to_nothing_and_up_again() -> None:
     assert pool.pick() is None
     pool.update(specs(5))
     assert picks(pool, 2) == [5, 5]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["fail", "check_ok", "check_bad", "update", "docker"]),
+                          st.integers(0, 5), st.lists(st.integers(1, 6), max_size=6, unique=True)),
+                max_size=30))
+def test_any_history_leaves_a_fair_rotation_over_exactly_the_eligible_backends(
+        history: list[tuple[str, int, list[int]]]) -> None:
+    pool = Pool.of(specs(1, 2, 3), rise=2, fall=2)
+    for op, index, ports in history:
+        backend = pool.backends[index % len(pool.backends)] if pool.backends else None
+        if op == "update":
+            pool.update(specs(*ports))
+        elif op == "docker":
+            pool.update([BackendSpec(b.address, ("healthy", "starting", "unhealthy")[(index + i) % 3])
+                         for i, b in enumerate(pool.backends)])
+        elif backend is not None and op == "fail":
+            pool.connect_failed(backend)
+        elif backend is not None:
+            pool.check_result(backend, op == "check_ok")
+    eligible = [b for b in pool.backends if b.eligible]
+    round_ = [pool.pick() for _ in range(len(eligible))]
+    if eligible:  # one full turn picks each eligible backend once, and nothing else
+        assert sorted(id(b) for b in round_) == sorted(id(b) for b in eligible)
+    else:  # a last resort is never draining nor reported unhealthy by Docker
+        last = pool.pick()
+        assert last is None or (not last.draining and last.external != "unhealthy")
+    assert all(not b.draining for b in pool.backends)
