@@ -68,3 +68,14 @@ def make_project(tmp_path: pathlib.Path, project_name: str, oracle: pathlib.Path
                              files=(str(tmp_path / "compose.yaml"),))
 
     return make
+
+
+def ts(text: str) -> float:
+    """An engine timestamp (RFC 3339, nanoseconds, trailing zeros trimmed) as epoch seconds."""
+    import datetime
+    import re
+
+    match = re.match(r"(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text)
+    assert match, text
+    base = datetime.datetime.fromisoformat(match.group(1) + ("+00:00" if match.group(3) == "Z" else match.group(3)))
+    return base.timestamp() + float("0." + (match.group(2) or "0"))

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.integration.compose.conftest import by_name
+from tests.integration.compose.conftest import by_name, ts
 
 pytestmark = pytest.mark.engine
 
@@ -151,3 +151,51 @@ def test_webapp_stack_serves_three_replicas_behind_one_port_and_scales_without_a
     assert by_name(project_name) == {}
     with pytest.raises(OSError):
         _get(port)
+
+
+def test_jobs_stack_runs_the_migration_to_completion_before_the_api(run, project_name) -> None:
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    files = (os.path.join(repo, "stacks", "jobs", "compose.yaml"),)
+    out = run("up", "-d", "--wait", "--wait-timeout", "60", files=files)
+    assert out.returncode == 0, out.stderr
+    seen = by_name(project_name)
+    migrate, api = seen[f"{project_name}-migrate-1"], seen[f"{project_name}-api-1"]
+    assert migrate["State"]["Status"] == "exited" and migrate["State"]["ExitCode"] == 0
+    assert ts(api["State"]["StartedAt"]) > ts(migrate["State"]["FinishedAt"])
+    port = run("port", "api", "80", files=files).stdout.strip().rsplit(":", 1)[1]
+    assert _get(int(port)) == "schema v2"
+    assert run("down", "-v", "-t", "0", files=files).returncode == 0
+
+
+EAGER = """
+services:
+  slow:
+    image: stackctl/busybox:latest
+    command: ["sh", "-c", "sleep 3; touch /tmp/ok; exec sleep 300"]
+    stop_signal: SIGKILL
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s, retries: 30}
+  fast:
+    image: stackctl/busybox:latest
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+  after_slow:
+    image: stackctl/busybox:latest
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    depends_on: {slow: {condition: service_healthy}}
+  after_fast:
+    image: stackctl/busybox:latest
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    depends_on: [fast]
+"""
+
+
+def test_each_service_starts_when_its_own_dependencies_are_ready_not_per_level(run, tmp_path,
+                                                                               project_name) -> None:
+    (tmp_path / "compose.yaml").write_text(EAGER)
+    assert run("up", "-d").returncode == 0
+    started = {n.split("-")[-2]: ts(c["State"]["StartedAt"]) for n, c in by_name(project_name).items()}
+    health = by_name(project_name)[f"{project_name}-slow-1"]["State"]["Health"]["Log"]
+    first_healthy = min(ts(h["End"]) for h in health if h["ExitCode"] == 0)
+    assert started["after_fast"] < first_healthy < started["after_slow"]
