@@ -30,6 +30,7 @@ def test_round_robin_cycles_in_configuration_order() -> None:
 
 def test_a_failed_connect_takes_the_backend_out_at_once() -> None:
     pool = Pool.of(specs(1, 2, 3))
+    assert picks(pool, 3) == [1, 2, 3]
     pool.connect_failed(pool.backends[1])
     assert picks(pool, 4) == [1, 3, 1, 3]
     assert pool.backends[1].state == "down"
@@ -70,6 +71,7 @@ def test_active_checks_follow_rise_and_fall(rise: int, fall: int, results: list[
     backend = pool.backends[0]
     for ok in results:
         pool.check_result(backend, ok)
+        pool.pick()  # picks in between must see each change
     assert backend.up is up_after
     assert (1 in picks(pool, 2)) is up_after
 
@@ -126,15 +128,17 @@ def test_scaling_down_to_nothing_and_up_again() -> None:
     assert picks(pool, 2) == [5, 5]
 
 
-@given(st.lists(st.tuples(st.sampled_from(["fail", "check_ok", "check_bad", "update", "docker"]),
+@given(st.lists(st.tuples(st.sampled_from(["fail", "check_ok", "check_bad", "update", "docker", "pick"]),
                           st.integers(0, 5), st.lists(st.integers(1, 6), max_size=6, unique=True)),
-                max_size=30))
+                max_size=40))
 def test_any_history_leaves_a_fair_rotation_over_exactly_the_eligible_backends(
         history: list[tuple[str, int, list[int]]]) -> None:
     pool = Pool.of(specs(1, 2, 3), rise=2, fall=2)
     for op, index, ports in history:
         backend = pool.backends[index % len(pool.backends)] if pool.backends else None
-        if op == "update":
+        if op == "pick":
+            pool.pick()
+        elif op == "update":
             pool.update(specs(*ports))
         elif op == "docker":
             pool.update([BackendSpec(b.address, ("healthy", "starting", "unhealthy")[(index + i) % 3])
