@@ -1,6 +1,10 @@
 """The API the compose engine calls to run a project's balancer: ensure, update, stop, stats.
 
-One balancer process per project serves all of the project's published ports. It runs detached
+One balancer process per project serves all of the project's published ports: for ``8080:80``
+with three replicas, one Listener binds ``0.0.0.0:8080`` and its backends are the replicas'
+container addresses on the project network (``172.18.0.3:80`` ...), which the host reaches
+directly; the containers themselves publish nothing. A service with a healthcheck passes the
+container's Docker health status in ``BackendSpec.health`` (only ``healthy`` ones get traffic). It runs detached
 from the CLI (its own session, ``stackctl lb serve``) and survives the CLI exiting. Its state lives
 in ``state_dir``::
 
