@@ -1,7 +1,7 @@
 """Every case where stackctl deliberately prints something else than docker compose v2.40.3.
 
 The ONE list of deliberate differences. Keys are case ids as the conformance tests name them
-(``<manifest case>`` or ``<manifest case>@<variant>`` for the shared corpus, ``live:<fixture>`` for our
+(``<manifest case>`` or ``<manifest case>@<variant>`` for the shared corpus, ``live:<fixture>:<variant>`` for our
 own corpus run against the oracle). The tests assert equality for every other case, and fail when a
 listed case starts matching, so this list stays true.
 """
@@ -12,7 +12,6 @@ ALIAS_BOMB = ("a YAML alias bomb: the oracle expands it (or hangs); stackctl ref
               "aliases expand beyond a fixed budget, with a SpecError")
 SSH_JSON_BUG = ("the oracle cannot print `build.ssh` as JSON (`json: error calling MarshalJSON for type "
                 "types.SSHKey`); stackctl prints it")
-
 SSH_ORDER = ("the oracle prints `build.ssh` keys in Go's random map order (run it twice: the order changes); "
              "stackctl prints them in a stable, sorted order")
 RESET_PREFIX_BUG = ("the oracle reports a false `cycle detected` when an alias is used by a service whose "
