@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from stackctl.errors import LoadBalancerError, SpecError
+from stackctl.errors import LoadBalancerError, Problem, SpecError
 
 
 def register(subparsers: Any) -> None:
@@ -53,14 +53,8 @@ def load_file(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise SpecError([_problem(str(path), f"invalid YAML: {getattr(exc, 'problem', exc)}", line)]) from exc
+        raise SpecError(Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', exc)}", line)) from exc
     return config.parse(doc, file=str(path))
-
-
-def _problem(file: str, message: str, line: int | None) -> Any:
-    from stackctl.errors import Problem
-
-    return Problem(file, "", message, line)
 
 
 def default_admin_path(config_path: Path) -> Path:

@@ -41,6 +41,17 @@ def test_a_bad_file_is_reported_in_one_line_per_problem(tmp_path: Path, cli) -> 
     ]
 
 
+def test_unreadable_and_malformed_files_are_named(tmp_path: Path, cli) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("listeners:\n  web: [\n")
+    out = cli("lb", "serve", "-c", str(broken))
+    assert (out.returncode, out.stderr.strip()) == (
+        1, f"stackctl: {broken}:3: invalid YAML: expected the node content, but found '<stream end>'")
+    out = cli("lb", "serve", "-c", str(tmp_path / "missing.yaml"))
+    assert (out.returncode, out.stderr.strip()) == (
+        1, f"stackctl: {tmp_path}/missing.yaml: cannot read: No such file or directory")
+
+
 def test_a_port_in_use_is_named(tmp_path: Path, cli) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
