@@ -244,11 +244,18 @@ def stop_balancer(project: str, *, state_dir: Path, timeout: float = 35.0) -> bo
 
 
 def _balancer_pid(paths: BalancerFiles) -> int | None:
-    """The pid in the pid file, only if that process is still our balancer (pids get reused)."""
+    """The balancer's pid (pid file, else its admin socket's answer), only if that process still
+    is this project's balancer (pids get reused)."""
     try:
         pid = int(paths.pid.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
+        answer = _answers(paths)
+        if answer is None:
+            return None
+        pid = int(answer["pid"])
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
         return None
     return pid if b"serve" in cmdline and str(paths.config).encode() in cmdline else None
 

@@ -175,7 +175,10 @@ def test_the_balancer_outlives_the_command_that_started_it(tmp_path: Path) -> No
                 sock.sendall(b"still there\n")
                 assert sock.makefile().readline() == "x still there\n"
         finally:
+            (tmp_path / "bg.pid").unlink()  # even without its pid file it is found and stopped
             assert control.stop_balancer("bg", state_dir=tmp_path, timeout=10)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
 def test_a_taken_port_is_reported_and_nothing_is_left_running(tmp_path: Path) -> None:
