@@ -18,7 +18,8 @@ from stackctl.errors import UsageError
 def _common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("-H", "--host", help="Docker engine (unix://, tcp:// or ssh://user@host); default DOCKER_HOST")
     p.add_argument("--dry-run", action="store_true", help="print the plan with reasons, change nothing")
-    p.add_argument("--progress", choices=("auto", "tty", "plain", "quiet"), default="auto")
+    p.add_argument("--progress", choices=("auto", "tty", "plain", "quiet"), default=None,
+                   help="progress output (default: COMPOSE_PROGRESS, else auto)")
     return p
 
 
@@ -101,7 +102,8 @@ def limit() -> int:
 def reporter(args: argparse.Namespace) -> Any:
     from stackctl.compose.progress import reporter_for
 
-    return reporter_for(sys.stderr, mode=getattr(args, "progress", "auto"))
+    mode = getattr(args, "progress", None) or os.environ.get("COMPOSE_PROGRESS") or "auto"
+    return reporter_for(sys.stderr, mode=mode if mode in ("auto", "tty", "plain", "quiet") else "auto")
 
 
 def state_dir() -> Any:

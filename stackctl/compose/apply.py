@@ -155,7 +155,8 @@ def condition_state(containers: list[Any], service: str, condition: str) -> bool
 
 
 async def wait_condition(driver: Driver, project: str, service: str, condition: str, *,
-                         timeout: float | None = None, poll: float = POLL_SECONDS) -> None:
+                         timeout: float | None = None, poll: float = POLL_SECONDS,
+                         what: str | None = "dependency failed to start") -> None:
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     while True:
@@ -164,7 +165,7 @@ async def wait_condition(driver: Driver, project: str, service: str, condition: 
         if state is True:
             return
         if isinstance(state, str):
-            raise ExecutionError(f"dependency failed to start: {state}")
+            raise ExecutionError(f"{what}: {state}" if what else state)
         if deadline is not None and loop.time() > deadline:
             raise ExecutionError(f"timeout waiting for {service} ({condition})")
         await asyncio.sleep(poll)

@@ -84,6 +84,7 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
             _run(plan, applier.get(), request.limit, reporter)
         finally:
             result.warnings += applier.get().warnings
+        check_started(driver, project, plan)
     if request.wait:
         wait_services(driver, project, services, timeout=request.wait_timeout)
     return result
@@ -96,6 +97,22 @@ def _without_disabled(observed: Observed, project: Project) -> Observed:
     kept = tuple(c for c in observed.containers if c.service not in project.disabled)
     return Observed(observed.project, kept, observed.networks, observed.volumes,
                     observed.engine_networks, observed.engine_volumes)
+
+
+def check_started(driver: Driver, project: Project, plan: Plan) -> None:
+    """A container this run started that has already exited with an error is a failure of its
+    service (one-shot services that exit 0 are fine); nothing else is stopped. No waiting here, so a
+    container that dies later is only seen by `--wait`, which waits for every service."""
+    started = {a.target for a in plan.actions if a.kind in ("start_container", "restart_container")}
+    if not started:
+        return
+    dead = [c for c in driver.observe(project.name).containers
+            if c.name in started and c.state in ("exited", "dead") and c.exit_code]
+    if dead:
+        failed = {c.service: f"container {c.name} exited at once with code {c.exit_code} "
+                             f"(see `stackctl compose logs {c.service}`)" for c in dead}
+        message = "; ".join(f"service {s}: {m}" for s, m in sorted(failed.items()))
+        raise ExecutionError(message, failed=failed)
 
 
 class _Lazy:
@@ -122,7 +139,7 @@ def _run(plan: Plan, applier: Any, limit: int, reporter: Reporter | None) -> Non
 
 
 def wait_services(driver: Driver, project: Project, services: list[str], *,
-                  timeout: float | None) -> None:
+                  timeout: float | None, settle: float = 1.0) -> None:
     """--wait: every service running (or healthy when it has a healthcheck); one-shot ones exited 0."""
     import asyncio
 
@@ -138,13 +155,23 @@ def wait_services(driver: Driver, project: Project, services: list[str], *,
             return "service_completed_successfully"
         return "service_healthy" if project.services[name].get("healthcheck") else "service_started"
 
-    async def all_of() -> None:
-        waits = [wait_condition(driver, project.name, s, condition(s), timeout=timeout)
-                 for s in services if replicas_of(project.services[s]) > 0]
+    async def one(name: str) -> None:
         try:
-            await asyncio.gather(*waits)
+            await wait_condition(driver, project.name, name, condition(name), timeout=timeout, what=None)
         except ExecutionError as exc:
-            raise ExecutionError(f"application not healthy: {exc}") from exc
+            raise ExecutionError(f"application not healthy: service {name}: {exc}",
+                                 failed={name: str(exc)}) from exc
+
+    async def all_of() -> None:
+        await asyncio.gather(*(one(s) for s in services if replicas_of(project.services[s]) > 0))
+        await asyncio.sleep(settle)  # a container that is "running" for an instant and then dies fails too
+        seen = await asyncio.to_thread(driver.observe, project.name)
+        dead = sorted((c for c in seen.containers if c.service in services and not c.oneoff
+                       and c.state in ("exited", "dead") and c.exit_code), key=lambda c: c.name)
+        if dead:
+            failed = {c.service: f"container {c.name} exited ({c.exit_code})" for c in dead}
+            raise ExecutionError("application not healthy: " + "; ".join(
+                f"service {s}: {m}" for s, m in failed.items()), failed=failed)
 
     asyncio.run(all_of())
 

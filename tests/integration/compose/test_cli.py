@@ -199,3 +199,20 @@ def test_each_service_starts_when_its_own_dependencies_are_ready_not_per_level(r
     health = by_name(project_name)[f"{project_name}-slow-1"]["State"]["Health"]["Log"]
     first_healthy = min(ts(h["End"]) for h in health if h["ExitCode"] == 0)
     assert started["after_fast"] < first_healthy < started["after_slow"]
+
+
+def test_a_container_that_exits_at_once_fails_up_naming_it_and_leaves_the_rest_running(run, tmp_path,
+                                                                                       project_name) -> None:
+    (tmp_path / "compose.yaml").write_text(APP)
+    assert run("up", "-d").returncode == 0
+    before = {n: c["Id"] for n, c in by_name(project_name).items()}
+    (tmp_path / "compose.yaml").write_text(APP + """  broken:
+    image: stackctl/busybox:latest
+    command: ["sh", "-c", "echo no config; exit 3"]
+""")
+    out = run("up", "-d", "--wait", "--wait-timeout", "30")
+    assert out.returncode == 1
+    assert f"service broken: container {project_name}-broken-1 exited (3)" in out.stderr
+    after = by_name(project_name)
+    assert {n: after[n]["Id"] for n in before} == before
+    assert all(after[n]["State"]["Running"] for n in before)
