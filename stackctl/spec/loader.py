@@ -10,7 +10,12 @@ runs it for ``config``:
    uniqueness again (:mod:`stackctl.spec.fileload`);
 3. defaults, semantic validation, absolute paths, environment resolution and normalization
    (:func:`stackctl.spec.normalize.normalize`);
-4. profiles, consistency checks, services named on the command line, unused resources dropped.
+4. profiles, consistency checks, ``env_file`` folded into ``environment``, services named on the
+   command line (with their dependencies), unused resources dropped.
+
+``extends`` (:mod:`stackctl.spec.extends`), ``include`` (:mod:`stackctl.spec.include`), discovery
+(:mod:`stackctl.spec.discovery`), profiles (:mod:`stackctl.spec.profiles`) and the project name
+(:mod:`stackctl.spec.project_name`) live in their own modules.
 
 The code reads files (through :mod:`stackctl.spec.fileload`) but never ``os.environ``, the clock or
 stdin: the caller passes ``environ``, ``cwd`` and the text of ``-``.
@@ -53,6 +58,11 @@ class ProjectOptions:
 
 @dataclass(frozen=True)
 class LoadedProject:
+    """A loaded project. ``document`` is the normalized model (:func:`stackctl.spec.serialize.to_json`
+    prints it as ``docker compose config --format json`` does): enabled, selected services only.
+    ``disabled`` holds the services the active ``profiles`` leave out; ``warnings`` are for the CLI to
+    print (``environment`` is what interpolation saw, COMPOSE_PROJECT_NAME included)."""
+
     name: str
     working_dir: str
     files: tuple[str, ...]
