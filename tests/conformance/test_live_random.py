@@ -20,6 +20,19 @@ ENVIRONMENTS = [["A=1", "B"], {"C": "x", "D": None, "E": 3}, ["F=${F:-dflt}"], {
 LABELS = [["l1=a"], {"l2": "b"}, ["l3"]]
 COMMANDS = ["echo hi", ["sh", "-c", "x"], "echo '$$HOME'"]
 NETWORKS = [["front"], {"front": {"aliases": ["x"]}}, ["back"]]
+EXTRA: dict[str, list[Any]] = {
+    "secrets": [["sec"], [{"source": "sec", "target": "/s", "mode": 0o440}]],
+    "configs": [["cfg"], [{"source": "cfg", "target": "/c"}]],
+    "deploy": [{"replicas": 2, "resources": {"limits": {"cpus": "0.5", "memory": "64M"}}}, {"mode": "global"}],
+    "ulimits": [{"nofile": 1024}, {"nproc": {"soft": 1, "hard": 2}}],
+    "tmpfs": ["/t", ["/t1", "/t2:size=1m"]], "expose": [[80, "81-82"]],
+    "extra_hosts": [["a=1.2.3.4"], {"b": "5.6.7.8"}], "dns": ["8.8.8.8", ["1.1.1.1", ""]],
+    "env_file": ["e.env", [{"path": "missing.env", "required": False}, "e.env"]],
+    "stop_grace_period": ["1m30s"], "restart": ["no", "always", "on-failure:3"], "init": [True],
+    "cap_add": [["NET_ADMIN", "SYS_TIME"]], "sysctls": [["a.b=1"], {"c.d": 2}],
+    "logging": [{"driver": "json-file", "options": {"max-size": "1m"}}], "entrypoint": ["/bin/sh -c", ["a"]],
+    "devices": [["/dev/null:/dev/x"]], "pull_policy": ["if_not_present", "always"], "shm_size": ["64m", 1024],
+}
 CASES = 40
 
 
@@ -45,6 +58,9 @@ class Generator:
                 s[key] = r.choice(pool)
         if self.chance(0.3):
             s["profiles"] = r.sample(["p1", "p2"], r.randint(1, 2))
+        for key, choices in EXTRA.items():
+            if self.chance(0.1):
+                s[key] = r.choice(choices)
         earlier = [f"s{i}" for i in range(index)]  # only earlier services: no cycles
         if earlier and self.chance(0.4):
             dep = r.choice(earlier)
@@ -54,18 +70,23 @@ class Generator:
             s["extends"] = r.choice(earlier)
         return s
 
-    def project(self) -> dict[str, Any]:
+    def project(self, *, first: bool) -> dict[str, Any]:
         count = self.r.randint(1, 4)
         doc: dict[str, Any] = {"services": {f"s{i}": self.service(i) for i in range(count)},
                                "networks": {"front": {}, "back": None}, "volumes": {"named": {}}}
+        if first:  # an override redefining them would mix `file` and `environment`, which is refused
+            doc["secrets"] = {"sec": self.r.choice([{"file": "./s.txt"}, {"environment": "HOME"}])}
+            doc["configs"] = {"cfg": self.r.choice([{"file": "./c.txt"}, {"content": "x ${TAG:-t}"}])}
         if self.chance(0.2):
             doc["name"] = self.r.choice(["Demo_${X:-a}", "proj"])
         return doc
 
     def case(self, directory: pathlib.Path) -> tuple[list[str], dict[str, str]]:
         argv: list[str] = []
+        (directory / "e.env").write_text("E1=1\nE2=${TAG:-x}\n")
         for name in ["compose.yaml", "override.yaml"][:1 + self.chance(0.4)]:
-            (directory / name).write_text(yaml.safe_dump(self.project(), sort_keys=False))
+            project = self.project(first=name == "compose.yaml")
+            (directory / name).write_text(yaml.safe_dump(project, sort_keys=False))
             argv += ["-f", name]
         if self.chance(0.3):
             argv += ["--profile", self.r.choice(["p1", "p2", "*"])]
