@@ -2,7 +2,8 @@
 
 Stack (ANCHORS.md): 20 services in 4 dependency levels of 5, each depending on all 5 of the level
 before, `command: sleep`, the local busybox image. Both tools run on the same engine in the same
-run, alternating rounds, each under its own project name; medians are compared as ours/theirs.
+run, in rounds that alternate which tool goes first (3 s pause before each), each under its own
+project name; medians are compared as ours/theirs.
 Goals (issue 3): up from nothing <= 0.85, down <= 0.9, no-change up <= 3 (and <= 0.25 s).
 Run: .venv/bin/python bench/compose_up.py [--rounds N]
 """
@@ -22,6 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import docker_compose_binary, report, stackctl_cmd
 
 IMAGE = "stackctl/busybox:latest"
+SETTLE = 3.0
 
 
 def stack(levels: int = 4, width: int = 5) -> str:
@@ -45,6 +47,7 @@ def timed(cmd: list[str], cwd: pathlib.Path, env: dict[str, str]) -> float:
 
 def one_round(tool: list[str], project: str, cwd: pathlib.Path, env: dict[str, str]) -> dict[str, float]:
     base = [*tool, "-p", project]
+    time.sleep(SETTLE)  # let the engine finish cleaning up after the previous `down`
     return {
         "up": timed([*base, "up", "-d"], cwd, env),
         "noop": timed([*base, "up", "-d"], cwd, env),
@@ -65,8 +68,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = pathlib.Path(tmp)
         (cwd / "compose.yaml").write_text(stack())
-        for _ in range(rounds):
-            for who, cmd in (("theirs", theirs_cmd), ("ours", ours_cmd)):
+        tools = [("theirs", theirs_cmd), ("ours", ours_cmd)]
+        for index in range(rounds):
+            for who, cmd in tools if index % 2 == 0 else tools[::-1]:  # alternate who goes first
                 for key, value in one_round(cmd, f"bench{who}", cwd, env).items():
                     results[who].setdefault(key, []).append(value)
     med = {who: {k: statistics.median(v) for k, v in r.items()} for who, r in results.items()}
