@@ -21,7 +21,21 @@ def options_from_args(args: argparse.Namespace, **overrides: Any) -> ProjectOpti
     directory and standard input; ``overrides`` set any other field."""
     files = tuple(getattr(args, "files", None) or ())
     stdin = sys.stdin.read() if "-" in files else None
-    return options_from_values(args, cwd=os.getcwd(), environ=os.environ, stdin=stdin, **overrides)
+    cwd = logical_cwd(os.getcwd(), os.environ)
+    return options_from_values(args, cwd=cwd, environ=os.environ, stdin=stdin, **overrides)
+
+
+def logical_cwd(physical: str, environ: Mapping[str, str]) -> str:
+    """The working directory as Go's ``os.Getwd`` gives it: ``$PWD`` when it names the same directory
+    (so a project entered through a symbolic link is named after the link), else the physical path."""
+    pwd = environ.get("PWD")
+    if pwd and os.path.isabs(pwd):
+        try:
+            if os.path.samefile(pwd, physical):
+                return pwd
+        except OSError:
+            pass
+    return physical
 
 
 def options_from_values(args: argparse.Namespace, *, cwd: str, environ: Mapping[str, str],

@@ -124,7 +124,7 @@ def _prepare(options: ProjectOptions, warnings: list[str]) -> _Setup:
     if working_dir != start_dir:  # a .env next to the files counts too; what is already set wins
         environment = {**_environment(environ, env_files, working_dir, cwd, warnings.append), **environment}
     sources = read_sources(found.files, stdin=options.stdin)
-    name = _project_name(options, environment, sources, working_dir)
+    name = _project_name(options, environment, sources, working_dir, warnings.append)
     environment["COMPOSE_PROJECT_NAME"] = name
     return _Setup(working_dir, environment, sources, name)
 
@@ -138,18 +138,26 @@ def _environment(environ: Mapping[str, str], env_files: tuple[str, ...], project
 
 
 def _project_name(options: ProjectOptions, environment: Mapping[str, str], sources: list[SourceFile],
-                  working_dir: str) -> str:
+                  working_dir: str, warn: Callable[[str], None]) -> str:
     flag = options.project_name or None
     env_name = environment.get("COMPOSE_PROJECT_NAME") or None
     file_name = None if (flag or env_name) else _name_in_files(sources, environment, options.interpolate)
     name, imperative = choose_project_name(flag=flag, env_name=env_name, file_name=file_name,
                                            directory_name=os.path.basename(working_dir),
                                            normalize=options.normalize)
+    if not (flag or env_name or file_name is not None):
+        _warn_symlink(working_dir, warn)
     if imperative:
         message = check_imperative_name(name)
         if message:
             raise UsageError(message)
     return name
+
+
+def _warn_symlink(working_dir: str, warn: Callable[[str], None]) -> None:
+    dirname = os.path.basename(working_dir)
+    if os.path.basename(os.path.realpath(working_dir)) != dirname:
+        warn(f'project has been loaded without an explicit name from a symlink. Using name "{dirname}"')
 
 
 def _name_in_files(sources: list[SourceFile], environment: Mapping[str, str], interpolate: bool) -> str | None:

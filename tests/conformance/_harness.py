@@ -7,6 +7,7 @@ environment, cwd and stdin passed explicitly instead of read from this process.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -47,13 +48,14 @@ def parse_output(text: str, fmt: str) -> Any:
 def run_ours(argv: Sequence[str], *, cwd: str | pathlib.Path, env: Mapping[str, str],
              stdin: str | None = None) -> Outcome:
     """``stackctl compose <argv>`` (argv includes ``config``) in-process."""
-    from stackctl.cli._project import options_from_values
+    from stackctl.cli._project import logical_cwd, options_from_values
     from stackctl.cli.compose_config import config_overrides, render
     from stackctl.cli.main import build_parser
 
     args = build_parser().parse_args(["compose", *argv])
+    cwd = logical_cwd(os.path.realpath(cwd), env)  # what a process started in `cwd` would see
     try:
-        options = options_from_values(args, cwd=str(cwd), environ=env, stdin=stdin, **config_overrides(args))
+        options = options_from_values(args, cwd=cwd, environ=env, stdin=stdin, **config_overrides(args))
         text, warnings = render(args, options)
     except StackctlError as exc:
         assert exc.exit_code == 1, f"a rejected compose file must exit with code 1, not {exc.exit_code}"

@@ -29,7 +29,8 @@ def variants() -> list[Any]:
 def run_both(oracle: pathlib.Path, case: pathlib.Path,
              variant: dict[str, Any]) -> tuple[_harness.Outcome, _harness.Outcome]:
     argv = list(variant.get("args", DEFAULT_ARGV))
-    environ = {**_harness.BASE_ENV, **variant.get("env", {})}
+    environ = {**_harness.BASE_ENV, **{k: v.replace("@FIXTURES@", str(FIXTURES))
+                                        for k, v in variant.get("env", {}).items()}}
     cwd = case / variant.get("cwd", ".")
     stdin = (case / variant["stdin"]).read_text() if "stdin" in variant else None
     theirs = _harness.run_oracle(oracle, argv, cwd=cwd, env=environ, stdin=stdin)
