@@ -22,6 +22,7 @@ from typing import Any
 from stackctl.errors import LoadBalancerError
 from stackctl.lb import proxyproto
 from stackctl.lb.config import BackendSpec, HealthCheck, Listener, os_reason
+from stackctl.lb.connect import Connect
 from stackctl.lb.pool import Backend, Pool
 
 PENDING_LIMIT = 256 * 1024  # client bytes held while the backend connect is in flight
@@ -120,10 +121,12 @@ class TcpListener:
 
     def _connect_sweep(self) -> None:
         self.tick += 1
-        for session in self.sessions:
-            task = session.task
-            if task is not None and self.tick - session.connect_tick > CONNECT_TICKS:
-                task.cancel()
+        late = [s for s in self.sessions
+                if s.connector is not None and s.peer is None and self.tick - s.connect_tick > CONNECT_TICKS]
+        for session in late:  # retrying may end sessions: not while iterating over them
+            if session.connector is not None:
+                session.connector.cancel()
+                session.connect_done(False)
         self._schedule_connect_sweep()
 
     # -- idle timeout ---------------------------------------------------------------------------
@@ -189,9 +192,11 @@ class ClientSide(asyncio.Protocol):
     """The client's connection; owns the session and its backend connection (``peer``)."""
 
     __slots__ = (
+        "attempt",
         "backend",
         "closed",
         "connect_tick",
+        "connector",
         "eof_in",
         "eof_out",
         "idle",
@@ -203,7 +208,6 @@ class ClientSide(asyncio.Protocol):
         "pending_size",
         "replay",
         "seen",
-        "task",
         "transport",
         "tried",
     )
@@ -224,7 +228,8 @@ class ClientSide(asyncio.Protocol):
         self.idle = 0
         self.closed = False
         self.tried: list[Backend] = []
-        self.task: asyncio.Task[Any] | None = None
+        self.connector: Connect | None = None
+        self.attempt = 0  # which connect attempt a backend connection belongs to
         self.connect_tick = 0
 
     def connection_made(self, transport: Any) -> None:
@@ -248,14 +253,15 @@ class ClientSide(asyncio.Protocol):
         self.backend = backend
         loop = self.listener.loop
         self.connect_tick = self.listener.tick
-        self.task = task = loop.create_task(
-            loop.create_connection(partial(BackendSide, self, backend), backend.host, backend.port))
-        task.add_done_callback(self._connect_done)
+        self.attempt += 1
+        coro = loop.create_connection(partial(BackendSide, self, backend, self.attempt), backend.host, backend.port)
+        self.connector = connector = Connect(loop, coro, self.connect_done)
+        connector.start()
 
-    def _connect_done(self, task: asyncio.Task[Any]) -> None:
+    def connect_done(self, ok: bool) -> None:
         """A connect finished; on failure (refused, unreachable, timed out) try the next backend."""
-        self.task = None
-        if not task.cancelled() and task.exception() is None:
+        self.connector = None
+        if ok:
             return  # attached() already ran from the backend protocol's connection_made
         if self.closed:
             return
@@ -265,9 +271,9 @@ class ClientSide(asyncio.Protocol):
         self.tried.append(backend)
         self._connect_next()
 
-    def attached(self, transport: Any, backend: Backend) -> None:
+    def attached(self, transport: Any, backend: Backend, attempt: int) -> None:
         """The backend connection is up: send the PROXY header and what the client already sent."""
-        if self.closed:
+        if self.closed or attempt != self.attempt:  # the session ended or gave up on this connect
             transport.close()
             return
         self.peer = transport
@@ -357,24 +363,26 @@ class ClientSide(asyncio.Protocol):
         self.transport.close()
         if self.peer is not None:
             self.peer.close()
-        elif self.task is not None:
-            self.task.cancel()
+        elif self.connector is not None:
+            self.connector.cancel()
+            self.connector = None
         self.listener.session_ended(self)
 
 
 class BackendSide(asyncio.Protocol):
     """The backend connection of one session; relays to the client's transport."""
 
-    __slots__ = ("backend", "client", "listener", "out")
+    __slots__ = ("attempt", "backend", "client", "listener", "out")
 
-    def __init__(self, client: ClientSide, backend: Backend) -> None:
+    def __init__(self, client: ClientSide, backend: Backend, attempt: int) -> None:
         self.client = client
         self.backend = backend
+        self.attempt = attempt
         self.listener = client.listener
         self.out: Any = client.transport
 
     def connection_made(self, transport: Any) -> None:
-        self.client.attached(transport, self.backend)
+        self.client.attached(transport, self.backend, self.attempt)
 
     def data_received(self, data: bytes) -> None:
         client = self.client
