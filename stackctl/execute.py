@@ -8,6 +8,7 @@ The work of one action is done by the ``run`` coroutine function given by the ca
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,38 +49,66 @@ def _noop(event: Event) -> None:
 
 
 class _Run:
+    """One execution. Ready engine actions wait for a free slot in a queue ordered by how long a
+    chain of actions still hangs on them (critical path first), so that with a limit the actions
+    that unblock the most work go first."""
+
     def __init__(self, actions: Sequence[Action], run: Runner, limit: int, reporter: Reporter,
                  clock: Callable[[], float]) -> None:
         self.by_id = {a.id: a for a in actions}
+        self.order = {a.id: i for i, a in enumerate(actions)}
         self.run, self.reporter, self.clock = run, reporter, clock
-        self.sem = asyncio.Semaphore(max(1, limit))
+        self.limit, self.busy = max(1, limit), 0
+        self.ready: list[tuple[int, int, str]] = []  # heap of (-rank, plan order, id)
         self.waiting = {a.id: {n for n in a.needs if n in self.by_id and n != a.id} for a in actions}
         self.dependents: dict[str, list[str]] = {}
         for a in actions:
             for n in self.waiting[a.id]:
                 self.dependents.setdefault(n, []).append(a.id)
+        self.rank = self._ranks()
         self.outcome = Outcome()
         self.tasks: dict[asyncio.Task[None], str] = {}
+
+    def _ranks(self) -> dict[str, int]:
+        """Length of the longest chain of actions from each action to the end of the plan."""
+        rank: dict[str, int] = {}
+        pending = {aid: len(self.dependents.get(aid, ())) for aid in self.by_id}
+        todo = [aid for aid, n in pending.items() if n == 0]
+        while todo:
+            aid = todo.pop()
+            rank[aid] = 1 + max((rank[d] for d in self.dependents.get(aid, ())), default=0)
+            for need in self.waiting[aid]:
+                pending[need] -= 1
+                if pending[need] == 0:
+                    todo.append(need)
+        return {aid: rank.get(aid, 1) for aid in self.by_id}  # (a cycle would leave some unranked)
 
     async def go(self) -> Outcome:
         for aid, needs in self.waiting.items():
             if not needs:
                 self._launch(aid)
+        self._fill()
         while self.tasks:
             finished, _ = await asyncio.wait(list(self.tasks), return_when=asyncio.FIRST_COMPLETED)
             for task in finished:
-                self._settle(self.tasks.pop(task), task)
+                aid = self.tasks.pop(task)
+                if self.by_id[aid].throttled:
+                    self.busy -= 1
+                self._settle(aid, task)
+            self._fill()
         return self.outcome
 
     def _launch(self, aid: str) -> None:
-        self.tasks[asyncio.ensure_future(self._one(self.by_id[aid]))] = aid
-
-    async def _one(self, action: Action) -> None:
-        if action.throttled:
-            async with self.sem:
-                await self._timed(action)
+        if self.by_id[aid].throttled:
+            heapq.heappush(self.ready, (-self.rank[aid], self.order[aid], aid))  # started by _fill()
         else:
-            await self._timed(action)
+            self.tasks[asyncio.ensure_future(self._timed(self.by_id[aid]))] = aid
+
+    def _fill(self) -> None:
+        while self.ready and self.busy < self.limit:
+            _, _, aid = heapq.heappop(self.ready)
+            self.busy += 1
+            self.tasks[asyncio.ensure_future(self._timed(self.by_id[aid]))] = aid
 
     async def _timed(self, action: Action) -> None:
         start = self.clock()

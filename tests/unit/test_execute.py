@@ -81,3 +81,15 @@ def test_reporter_sees_start_and_end_with_elapsed_time() -> None:
 
     asyncio.run(execute([act("a")], run, reporter=events.append, clock=lambda: next(ticks)))
     assert [(e.status, e.elapsed) for e in events] == [(STARTED, 0.0), (DONE, 1.5)]
+
+
+def test_with_a_limit_the_action_heading_the_longest_chain_goes_first() -> None:
+    order = []
+
+    async def run(action: Action) -> None:
+        order.append(action.target)
+
+    # `leaf` is listed first but nothing waits for it; `root` heads a chain of three.
+    actions = [act("leaf"), act("root"), act("mid", "root"), act("top", "mid")]
+    outcome = asyncio.run(execute(actions, run, limit=1))
+    assert outcome.ok and order[:2] == ["root", "mid"] and sorted(order[2:]) == ["leaf", "top"]
