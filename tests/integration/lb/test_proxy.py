@@ -9,6 +9,8 @@ import signal
 import socket
 from collections import Counter
 
+import pytest
+
 from stackctl.lb.config import Address, BackendSpec
 from tests.integration.lb.servers import (
     ask,
@@ -20,10 +22,27 @@ from tests.integration.lb.servers import (
     listener,
     proxy_header_backend,
 )
+from tests.support.env import missing
+
+LOOP: dict[str, object] = {}
+
+
+@pytest.fixture(params=["asyncio", "uvloop"], autouse=True)
+def event_loop_kind(request: pytest.FixtureRequest) -> None:
+    """Every test runs on the stock loop and on uvloop (what `lb serve` uses when installed)."""
+    if request.param == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            missing("uvloop (the `fast` extra) is not installed")
+        LOOP["factory"] = uvloop.new_event_loop
+    else:
+        LOOP["factory"] = asyncio.new_event_loop
 
 
 def run(coro: object, timeout: float = 30) -> None:
-    asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=LOOP["factory"]) as runner:  # type: ignore[arg-type]
+        runner.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
 
 
 def test_new_connections_go_round_robin() -> None:
@@ -160,24 +179,31 @@ def test_a_backend_added_under_load_starts_receiving_traffic() -> None:
     async def main() -> None:
         backends = [await line_backend(n) for n in ("a", "b", "new")]
         async with balancer(listener([backends[0][1], backends[1][1]])) as lb:
-            served: Counter[str] = Counter()
+            before: Counter[str] = Counter()
+            after: Counter[str] = Counter()
+            current = before
             failures = 0
+            stop = asyncio.Event()
 
             async def client() -> None:
                 nonlocal failures
-                for _ in range(60):
+                while not stop.is_set():
                     answer = await ask(lb.port)
                     if answer:
-                        served[answer.split()[0]] += 1
+                        current[answer.split()[0]] += 1
                     else:
                         failures += 1
 
             load = [asyncio.create_task(client()) for _ in range(4)]
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
             lb.set_backends([BackendSpec(Address("127.0.0.1", p)) for _, p in backends])
+            current = after
+            await asyncio.sleep(0.3)
+            stop.set()
             await asyncio.gather(*load)
         assert failures == 0
-        assert served["new"] > 10 and served["a"] > 10 and served["b"] > 10
+        assert set(before) == {"a", "b"}
+        assert after["new"] > 10 and after["a"] > 10 and after["b"] > 10
     run(main())
 
 
