@@ -127,8 +127,9 @@ def parse_inventory(doc: Any, *, file: str, base_dir: pathlib.Path, schema: Mapp
 # --- files ----------------------------------------------------------------------------------------
 
 def load_schema() -> dict[str, Any]:
-    path = pathlib.Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE
-    return json.loads(path.read_text(encoding="utf-8"))
+    from stackctl import schema_files
+
+    return schema_files.load(SCHEMA_FILE)
 
 
 def load_inventory(path: pathlib.Path | str) -> Inventory:

@@ -1,0 +1,23 @@
+"""Our JSON Schemas (``schemas/`` in the checkout, ``stackctl._schemas`` in an installed wheel)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+
+def schema_text(name: str) -> str:
+    """The text of ``schemas/<name>``, from the installed package or from the checkout."""
+    try:
+        from importlib.resources import files
+
+        return files("stackctl._schemas").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        checkout = pathlib.Path(__file__).resolve().parents[1] / "schemas" / name
+        return checkout.read_text(encoding="utf-8")
+
+
+def load(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(schema_text(name))
+    return schema
