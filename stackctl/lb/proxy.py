@@ -191,26 +191,9 @@ def backend_stats(backend: Backend, live: tuple[int, int] | list[int] = (0, 0)) 
 class ClientSide(asyncio.Protocol):
     """The client's connection; owns the session and its backend connection (``peer``)."""
 
-    __slots__ = (
-        "attempt",
-        "backend",
-        "closed",
-        "connect_tick",
-        "connector",
-        "eof_in",
-        "eof_out",
-        "idle",
-        "listener",
-        "nin",
-        "nout",
-        "peer",
-        "pending",
-        "pending_size",
-        "replay",
-        "seen",
-        "transport",
-        "tried",
-    )
+    __slots__ = ("attempt", "backend", "closed", "connect_tick", "connector", "eof_in", "eof_out", "idle",
+                 "listener", "nin", "nout", "peer", "pending", "pending_size", "replay", "seen",
+                 "transport", "tried")
 
     def __init__(self, listener: TcpListener) -> None:
         self.listener = listener
