@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -45,4 +44,6 @@ def run_run(args: argparse.Namespace) -> int:
     request = RunRequest(service=args.service, command=tuple(args.cmd), env=env, user=args.user,
                          workdir=args.workdir, entrypoint=args.entrypoint, name=args.name, remove=args.rm,
                          detach=args.detach, service_ports=args.service_ports)
+    import secrets
+
     return run_oneoff(engine, project, request, slug=secrets.token_hex(32), image_id=image)
