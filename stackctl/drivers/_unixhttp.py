@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import socket
 import urllib.parse
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # http.client would import the email package (~50 ms); one GET with `Connection: close` needs little.
 
@@ -39,7 +40,7 @@ def get_json(socket_path: str, path: str, params: Mapping[str, Any] | None = Non
         sock.connect(socket_path)
         sock.sendall(request.encode())
         raw = _read_all(sock)
-    status, headers, body = _parse(raw)
+    status, _, body = _parse(raw)
     if status == 404:
         raise NotFound(_message(body))
     if status >= 400:
