@@ -14,9 +14,8 @@ WHERE = "unix:///var/run/docker.sock"
 
 
 def _raised(exc: Exception, **kw) -> DriverError:
-    with pytest.raises(DriverError) as info:
-        with translate(where=WHERE, **kw):
-            raise exc
+    with pytest.raises(DriverError) as info, translate(where=WHERE, **kw):
+        raise exc
     assert info.value.__cause__ is exc
     return info.value
 
