@@ -126,3 +126,19 @@ def test_a_dependency_that_exits_at_once_skips_its_dependents_and_names_both(eng
     assert "service db" in message and "exited (3)" in message and "web" in message
     web = by_name(project_name)[f"{project_name}-web-1"]
     assert not web["State"]["Running"]
+
+
+def test_recreate_with_an_option_the_engine_refuses_keeps_the_old_container_running(engine_driver, make_project,
+                                                                                    project_name) -> None:
+    project = make_project(STACK)
+    up(engine_driver, project, UpRequest())
+    before = by_name(project_name)
+    broken = make_project(STACK.replace("    environment: {MODE: one}", "    environment: {MODE: two}\n"
+                                        "    cap_add: [NOT_A_CAPABILITY]"))
+    with pytest.raises(ExecutionError) as err:
+        up(engine_driver, broken, UpRequest())
+    assert "service web" in str(err.value) and "NOT_A_CAPABILITY" in str(err.value)
+    after = by_name(project_name)
+    assert sorted(after) == sorted(before)  # no temporary container left behind either
+    for name in (f"{project_name}-web-1", f"{project_name}-web-2"):
+        assert after[name]["Id"] == before[name]["Id"] and after[name]["State"]["Running"]
