@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stackctl.compose.container_config import build_container_spec, network_body, volume_body
 from stackctl.compose.images import build_spec
 from stackctl.compose.project import Project
-from stackctl.drivers.base import Driver
+from stackctl.drivers.base import ContainerSpec, Driver
 from stackctl.errors import DriverError, ExecutionError
 from stackctl.plan.actions import Action
 
@@ -73,8 +73,9 @@ class Applier:
     async def _recreate_container(self, action: Action) -> None:
         """Create the new container first: if that fails, the old one keeps running untouched."""
         old_id = action.params["old_id"]
-        spec = self._spec(action, replace=f"{action.service}-{action.number}",
-                          create_name=f"{old_id[:12]}_{action.target}")
+        spec = inherit_volumes(self._spec(action, replace=f"{action.service}-{action.number}",
+                                          create_name=f"{old_id[:12]}_{action.target}"),
+                               action.params.get("inherit") or {})
         new_id = await self._call(self.driver.create_container, spec)
         await self._call(self.driver.stop_container, old_id, timeout=self.timeout)
         await self._call(self.driver.remove_container, old_id, force=True)
@@ -127,6 +128,23 @@ class Applier:
             if action.params.get("required", True):
                 raise
             self.warnings.append(f'optional dependency "{action.service}" failed: {exc}')
+
+
+def inherit_volumes(spec: ContainerSpec, anonymous: Mapping[str, str]) -> ContainerSpec:
+    """The new container keeps the old one's anonymous volumes (declared without a name in the file,
+    or by the image's VOLUME), as docker compose does: their data survives a recreate."""
+    if not anonymous:
+        return spec
+    host = dict(spec.config.get("HostConfig") or {})
+    mounts = [dict(m) for m in host.get("Mounts") or []]
+    taken = {m["Target"] for m in mounts} | {b.split(":")[1] for b in host.get("Binds") or [] if ":" in b}
+    for m in mounts:
+        if m.get("Type") == "volume" and not m.get("Source") and m["Target"] in anonymous:
+            m["Source"] = anonymous[m["Target"]]
+    mounts += [{"Type": "volume", "Source": name, "Target": dest, "ReadOnly": False}
+               for dest, name in sorted(anonymous.items()) if dest not in taken]
+    host["Mounts"] = mounts
+    return replace(spec, config={**spec.config, "HostConfig": host})
 
 
 def condition_state(containers: list[Any], service: str, condition: str) -> bool | str:

@@ -43,7 +43,9 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
         health=health, exit_code=int(exited.group(1)) if exited else None, image=raw.get("Image") or "",
         labels=labels, networks=frozenset(nets), mounts=mounts, created=str(raw.get("Created") or ""),
         ports=ports, command=raw.get("Command") or "",
-        ips=tuple(n.get("IPAddress") for n in nets.values() if n.get("IPAddress")), status=status)
+        ips=tuple(n.get("IPAddress") for n in nets.values() if n.get("IPAddress")), status=status,
+        volume_mounts=tuple((m.get("Destination", ""), m["Name"]) for m in raw.get("Mounts") or []
+                            if m.get("Type") == "volume" and m.get("Name")))
 
 
 def _inspected(raw: Mapping[str, Any]) -> ObservedContainer:

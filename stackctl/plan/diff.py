@@ -298,7 +298,8 @@ class _UpBuilder:
             return Action("create_container", dec.name, dec.reason, d.name, dec.number, needs)
         if dec.kind == "recreate" and dec.old is not None:
             return Action("recreate_container", dec.name, dec.reason, d.name, dec.number, needs,
-                          {"old_id": dec.old.id, "old_running": dec.old.running})
+                          {"old_id": dec.old.id, "old_running": dec.old.running,
+                           "inherit": dec.old.anonymous_volumes()})
         if dec.kind == "remove" and dec.old is not None:
             return Action("remove_container", dec.name, dec.reason, d.name, dec.number, (),
                           {"id": dec.old.id})

@@ -31,6 +31,12 @@ class ObservedContainer:
     command: str = ""
     ips: tuple[str, ...] = ()  # the container's IP address on each of its networks, in order
     status: str = ""  # the engine's own words, e.g. "Up 3 minutes (healthy)"
+    volume_mounts: tuple[tuple[str, str], ...] = ()  # (destination, volume name) of its volume mounts
+
+    def anonymous_volumes(self) -> dict[str, str]:
+        """destination -> volume name of the volumes the engine named itself (64 hex digits)."""
+        return {dest: name for dest, name in self.volume_mounts
+                if len(name) == 64 and all(ch in "0123456789abcdef" for ch in name)}
 
     @property
     def config_hash(self) -> str | None:

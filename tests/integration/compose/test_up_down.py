@@ -142,3 +142,19 @@ def test_recreate_with_an_option_the_engine_refuses_keeps_the_old_container_runn
     assert sorted(after) == sorted(before)  # no temporary container left behind either
     for name in (f"{project_name}-web-1", f"{project_name}-web-2"):
         assert after[name]["Id"] == before[name]["Id"] and after[name]["State"]["Running"]
+
+
+def test_recreate_keeps_the_data_of_anonymous_volumes(engine_driver, make_project, project_name) -> None:
+    stack = ("services:\n  keeper:\n    image: stackctl/busybox:latest\n    command: [sleep, '300']\n"
+             "    stop_signal: SIGKILL\n    volumes: [/anon]\n    environment: {V: '1'}\n")
+    up(engine_driver, make_project(stack), UpRequest())
+    name = f"{project_name}-keeper-1"
+    subprocess.run(["docker", "exec", name, "sh", "-c", "echo precious > /anon/file"], check=True)
+    before = by_name(project_name)[name]
+    result = up(engine_driver, make_project(stack.replace("V: '1'", "V: '2'")), UpRequest())
+    assert [a.target for a in result.plan.of_kind("recreate_container")] == [name]
+    after = by_name(project_name)[name]
+    assert after["Id"] != before["Id"]
+    read = subprocess.run(["docker", "exec", name, "cat", "/anon/file"], check=False, capture_output=True,
+                          text=True)
+    assert read.stdout == "precious\n"
