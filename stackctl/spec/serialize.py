@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from stackctl.spec._gostructs import STRUCTS
+from stackctl.spec._yamlemit import emit
 from stackctl.spec.gotypes import FIELDS, sorted_keys
 
 _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -56,6 +57,12 @@ def _go_json(value: Any) -> str:
 
 
 def _go_yaml(value: Any) -> str:
+    fast = emit(value, quote=needs_double_quotes, resolvers=_GoYamlDumper.yaml_implicit_resolvers)
+    return fast if fast is not None else _pyyaml(value)
+
+
+def _pyyaml(value: Any) -> str:
+    """PyYAML's own (slower) writer: what :func:`stackctl.spec._yamlemit.emit` reproduces."""
     return str(yaml.dump(value, Dumper=_GoYamlDumper, sort_keys=False, allow_unicode=True,
                          default_flow_style=False, width=2**31 - 1, indent=2))
 
