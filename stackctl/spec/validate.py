@@ -3,7 +3,8 @@
 :func:`validate_schema` reports every problem at once, sorted by key path, one clear line each. For
 ``oneOf`` failures it picks the most specific sub-error (or says which types are accepted) instead of a
 wall of text. The validator is compiled once; ``jsonschema`` is imported only when first needed, so
-importing this module stays cheap.
+importing this module stays cheap. A valid document never needs jsonschema: a fast check compiled from the
+same schema (:mod:`stackctl.spec._schemacheck`, same verdicts) says so first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 import json
 import pathlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from stackctl.errors import Problem
@@ -28,6 +29,8 @@ _TYPE_NAMES = {"object": "mapping", "array": "list", "null": "null", "string": "
 def validate_schema(doc: Any, *, file: str, lines: Mapping[Path, int] | None = None) -> list[Problem]:
     """Every schema violation in ``doc``, sorted by key path (an empty list when the document is valid)."""
     found = list(_non_string_keys(doc, ()))
+    if not found and _surely_valid(doc):
+        return []
     if not found:
         for error in _validator().iter_errors(doc):
             found.extend(_explain(error))
@@ -81,6 +84,28 @@ def _compiled() -> tuple[Any, Any]:
 
 def _validator() -> Any:
     return _compiled()[0]
+
+
+@functools.cache
+def _fast_check() -> Callable[[Any], bool] | None:
+    """The schema compiled by :mod:`stackctl.spec._schemacheck` (None if it uses a keyword it lacks)."""
+    from stackctl.spec._schemacheck import Unsupported, compile_check
+
+    try:
+        return compile_check(load_schema())
+    except Unsupported:
+        return None
+
+
+def _surely_valid(doc: Any) -> bool:
+    """True when jsonschema would find nothing wrong with ``doc``: then no message is needed."""
+    from stackctl.spec._schemacheck import Undecided
+
+    check = _fast_check()
+    try:
+        return check is not None and check(doc)
+    except Undecided:
+        return False
 
 
 # --------------------------------------------------------------------------------------------------
