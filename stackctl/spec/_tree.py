@@ -48,32 +48,57 @@ def dotted(path: Iterable[str | int]) -> str:
 
 class Patterns:
     """A set of patterns with fast lookups for tree walkers: which pattern a path matches, and whether
-    any pattern could match below it (so a walker need not descend into the rest of the document)."""
+    any pattern could match below it (so a walker need not descend into the rest of the document).
+
+    The patterns are kept as a trie (``"*"`` is a child like any other), so a lookup costs a few dict
+    lookups per component whatever the number of patterns, and paths under many differently named
+    services need no cache."""
 
     def __init__(self, patterns: Iterable[Path]) -> None:
         self.patterns = list(patterns)
-        self._match: dict[Path, Path | None] = {}
-        self._below: dict[Path, bool] = {}
+        self._root = _Node()
+        for index, pat in enumerate(self.patterns):
+            node = self._root
+            for part in pat:
+                node.deeper = True
+                node = node.children.setdefault(part, _Node())
+            if node.first is None:
+                node.first = index
 
-    _LIMIT = 50_000  # cached paths per table, so that a long-lived process does not grow without bound
+    def _nodes(self, path: Path) -> list[_Node]:
+        nodes = [self._root]
+        for part in path:
+            following: list[_Node] = []
+            for node in nodes:
+                child = node.children.get(part)
+                if child is not None:
+                    following.append(child)
+                if part != "*":
+                    star = node.children.get("*")
+                    if star is not None:
+                        following.append(star)
+            if not following:
+                return following
+            nodes = following
+        return nodes
 
     def match(self, path: Path) -> Path | None:
-        found = self._match.get(path, False)
-        if found is False:
-            if len(self._match) > self._LIMIT:
-                self._match.clear()
-            found = self._match[path] = first_match(path, self.patterns)
-        return found  # type: ignore[return-value]
+        """The first pattern (in the order given) that ``path`` matches, or None."""
+        indices = [node.first for node in self._nodes(path) if node.first is not None]
+        return self.patterns[min(indices)] if indices else None
 
     def below(self, path: Path) -> bool:
         """True if some pattern is longer than ``path`` and starts with components ``path`` matches."""
-        found = self._below.get(path)
-        if found is None:
-            if len(self._below) > self._LIMIT:
-                self._below.clear()
-            n = len(path)
-            found = self._below[path] = any(len(p) > n and matches(path, p[:n]) for p in self.patterns)
-        return found
+        return any(node.deeper for node in self._nodes(path))
+
+
+class _Node:
+    __slots__ = ("children", "deeper", "first")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.first: int | None = None  # index of the first pattern ending here
+        self.deeper = False  # some pattern goes on below
 
 
 def plain_copy(value: Any) -> Any:
