@@ -292,14 +292,28 @@ _CASTS: dict[tuple[str, ...], _Caster] = {
     **{(kind, "*", "external"): _to_bool for kind in ("networks", "volumes", "secrets", "configs")},
     **{("networks", "*", flag): _to_bool for flag in ("internal", "attachable", "enable_ipv4", "enable_ipv6")},
 }
-_CASTS_BY_LENGTH: dict[int, list[tuple[tuple[str, ...], _Caster]]] = {}
-for _pattern, _cast in _CASTS.items():
-    _CASTS_BY_LENGTH.setdefault(len(_pattern), []).append((_pattern, _cast))
+# the patterns as a trie: {component: subtrie}, and under _END the (order, caster) of a pattern ending there
+_END = object()
+_CAST_TRIE: dict[Any, Any] = {}
+for _order, (_pattern, _cast) in enumerate(_CASTS.items()):
+    _node = _CAST_TRIE
+    for _part in _pattern:
+        _node = _node.setdefault(_part, {})
+    _node.setdefault(_END, (_order, _cast))
 
 
 def _caster(path: Path) -> _Caster | None:
-    for pattern, caster in _CASTS_BY_LENGTH.get(len(path), ()):
-        if all(p == "*" or (p == "[]" and isinstance(part, int)) or p == part
-               for p, part in zip(pattern, path)):
-            return caster
-    return None
+    """The cast of the first pattern ``path`` matches: ``*`` matches any part, ``[]`` a list index."""
+    nodes = [_CAST_TRIE]
+    for part in path:
+        following = []
+        for node in nodes:
+            for child in (node.get(part), node.get("[]") if isinstance(part, int) else None,
+                          node.get("*") if part != "*" else None):
+                if child is not None:
+                    following.append(child)
+        if not following:
+            return None
+        nodes = following
+    ends = [node[_END] for node in nodes if _END in node]
+    return min(ends, key=lambda end: end[0])[1] if ends else None
