@@ -58,6 +58,7 @@ EXTENSIONS = "#extensions"
 SECRET_VALUE = "x-#value"  # a secret's value read from the environment: kept as content, never printed
 _USER_KEYS = [("services",), ("services", "*", "depends_on"), ("volumes",), ("networks",), ("secrets",),
               ("configs",)]
+_USER_KEY_LENGTHS = {len(pat) for pat in _USER_KEYS}
 
 
 def _pull_extensions(value: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def _pull_extensions(value: dict[str, Any], path: tuple[str, ...]) -> dict[str, 
     ``#extensions``, so that a struct keeps them and a plain map shows a ``#extensions`` entry."""
     from stackctl.spec._tree import matches
 
-    user = any(matches(path, pat) for pat in _USER_KEYS)
+    user = len(path) in _USER_KEY_LENGTHS and any(matches(path, pat) for pat in _USER_KEYS)
     out: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     for key, item in value.items():
@@ -100,11 +101,13 @@ def _bind_struct(value: Any, name: str, path: tuple[str, ...]) -> dict[str, Any]
         value = {**value, "content": value[EXTENSIONS][SECRET_VALUE]}
     given = {keys.get(str(k).lower(), k): v for k, v in value.items() if k != EXTENSIONS}
     out: dict[str, Any] = {}
-    for key, kind, omitempty in _FIELDS[name]:
+    fields = _FIELDS[name]
+    for index in _present_fields(name, given):
+        key, kind, omitempty = fields[index]
         if key not in given:
             if not omitempty:
                 out[key] = _zero(kind)
-            elif not kind.startswith(("*", "map<", "list<")) and kind in STRUCTS:
+            else:  # a struct (not a pointer to one): always there
                 out[key] = _bind_struct({}, kind, (*path, key))
             continue
         bound = _bind(given[key], kind, (*path, key))
@@ -114,6 +117,22 @@ def _bind_struct(value: Any, name: str, path: tuple[str, ...]) -> dict[str, Any]
     if name not in NO_EXTENSIONS and isinstance(extensions, dict):
         out.update({k: sorted_keys(v) for k, v in sorted(extensions.items())})
     return out
+
+
+def _always_present(fields: list[tuple[str, str, bool]]) -> list[int]:
+    """Indices of the fields a struct has even when not given: not omitempty, or a (non-pointer) struct."""
+    return [i for i, (_, kind, omitempty) in enumerate(fields)
+            if not omitempty or (not kind.startswith(("*", "map<", "list<")) and kind in STRUCTS)]
+
+
+_FIELD_INDEX = {name: {key: i for i, (key, _, _) in enumerate(fields)} for name, fields in _FIELDS.items()}
+_ALWAYS = {name: _always_present(fields) for name, fields in _FIELDS.items()}
+
+
+def _present_fields(name: str, given: dict[str, Any]) -> list[int]:
+    """Indices, in field order, of the fields given or always present (the others print nothing)."""
+    index = _FIELD_INDEX[name]
+    return sorted({*(index[key] for key in given if key in index), *_ALWAYS[name]})
 
 
 def sorted_keys(value: Any) -> Any:
