@@ -9,7 +9,6 @@ same schema (:mod:`stackctl.spec._schemacheck`, same verdicts) says so first.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import pathlib
@@ -61,6 +60,9 @@ def load_schema() -> dict[str, Any]:
 
 
 def _schema_text() -> str:
+    beside = pathlib.Path(__file__).resolve().parents[1] / "_schemas" / SCHEMA_FILE
+    if beside.is_file():  # the package data as installed (or the checkout's symlink): no importlib.resources
+        return beside.read_text(encoding="utf-8")
     try:
         from importlib.resources import files
 
@@ -164,6 +166,8 @@ def _first_duplicate(items: Any) -> Any:
 
 
 def _explain_unknown_keys(error: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    import difflib
+
     schema, instance = error.schema, error.instance
     known = schema.get("properties", {})
     patterns = [p for p in schema.get("patternProperties", {}) if p != "^x-"]
