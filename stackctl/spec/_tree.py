@@ -106,7 +106,10 @@ def plain_copy(value: Any) -> Any:
 
     Several times faster than ``copy.deepcopy`` on compose documents."""
     if isinstance(value, dict):
-        return {k: plain_copy(v) for k, v in value.items()}
+        return {k: plain_copy(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [plain_copy(v) for v in value]
+        return [plain_copy(v) if isinstance(v, _CONTAINERS) else v for v in value]
     return value
+
+
+_CONTAINERS = (dict, list)  # scalars are not passed to plain_copy at all: half as many calls
