@@ -97,7 +97,7 @@ def _view(value: Any, kind: str, *, keep_ext: bool, for_yaml: bool) -> Any:
 
 
 def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, for_yaml: bool) -> dict[str, Any]:
-    kinds = {key: (kind, omitempty) for key, kind, omitempty in FIELDS[name]}
+    kinds = _KINDS[name]
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key == "content" and (name == "SecretConfig" or name == "ConfigObjConfig" and value.get("environment")):
@@ -112,6 +112,9 @@ def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, for_yaml: 
             continue
         out[key.lower() if for_yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
     return out
+
+
+_KINDS = {name: {key: (kind, omitempty) for key, kind, omitempty in fields} for name, fields in FIELDS.items()}
 
 
 def _yaml_omits(value: Any, kind: str, omitempty: bool) -> bool:
