@@ -16,6 +16,7 @@ from typing import Any
 
 from stackctl.errors import SpecError
 from stackctl.spec._gostructs import NO_EXTENSIONS, STRUCTS
+from stackctl.spec._tree import Patterns
 from stackctl.spec.canonical import go_sprint
 from stackctl.spec.syntax.shellwords import ShellwordsError
 from stackctl.spec.syntax.shellwords import split as shell_split
@@ -58,15 +59,13 @@ EXTENSIONS = "#extensions"
 SECRET_VALUE = "x-#value"  # a secret's value read from the environment: kept as content, never printed
 _USER_KEYS = [("services",), ("services", "*", "depends_on"), ("volumes",), ("networks",), ("secrets",),
               ("configs",)]
-_USER_KEY_LENGTHS = {len(pat) for pat in _USER_KEYS}
+_USER_PATTERNS = Patterns(_USER_KEYS)
 
 
 def _pull_extensions(value: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
     """compose-go's processExtensions: x-* keys of every mapping (but the user-named ones) moved under
     ``#extensions``, so that a struct keeps them and a plain map shows a ``#extensions`` entry."""
-    from stackctl.spec._tree import matches
-
-    user = len(path) in _USER_KEY_LENGTHS and any(matches(path, pat) for pat in _USER_KEYS)
+    user = _USER_PATTERNS.match(path) is not None
     out: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     for key, item in value.items():
