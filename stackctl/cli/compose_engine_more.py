@@ -4,6 +4,7 @@ run, build, pull, port, wait, ls, images. Registered by ``compose_engine``."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -180,18 +181,22 @@ def run_exec(args: argparse.Namespace) -> int:
     if not args.cmd:
         raise UsageError("exec needs a command")
     env = dict(e.split("=", 1) if "=" in e else (e, "") for e in args.env)
-    out = sys.stdout.buffer
+    cid = match[0].id
+    if args.detach:
+        return int(engine.exec(cid, list(args.cmd), user=args.user, workdir=args.workdir, env=env, detach=True))
+    stdin_fd = _stdin_fd()
+    tty = not args.no_tty and stdin_fd is not None and os.isatty(stdin_fd) and sys.stdout.isatty()
+    return int(engine.exec_attached(cid, list(args.cmd), tty=tty, user=args.user, workdir=args.workdir,
+                                    env=env, stdin_fd=stdin_fd))
 
-    def write(chunk: Any) -> None:
-        stdout, stderr = chunk if isinstance(chunk, tuple) else (chunk, None)
-        if stdout:
-            out.write(stdout)
-            out.flush()
-        if stderr:
-            sys.stderr.buffer.write(stderr)
-            sys.stderr.flush()
-    return int(engine.exec(match[0].id, list(args.cmd), user=args.user, workdir=args.workdir, env=env,
-                           tty=False, detach=args.detach, out=write))
+
+def _stdin_fd() -> int | None:
+    """Standard input's descriptor when there is one to forward (docker compose exec is interactive)."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):
+        return None
+    return fd
 
 
 def run_images_verb(args: argparse.Namespace) -> int:

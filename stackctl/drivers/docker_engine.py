@@ -7,6 +7,7 @@ host keys checked against known_hosts, unknown keys refused).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -61,6 +62,11 @@ def _inspected(raw: Mapping[str, Any]) -> ObservedContainer:
         image=cfg.get("Image") or "", labels=labels,
         networks=frozenset((raw.get("NetworkSettings") or {}).get("Networks") or {}),
         created=str(raw.get("Created") or ""))
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _import_docker(*, ssh: bool) -> Any:
@@ -264,6 +270,28 @@ class DockerEngine:
             for chunk in stream:
                 if out is not None:
                     out(chunk)
+            return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0)
+
+    def exec_attached(self, ref: str, cmd: list[str], *, tty: bool, user: str | None = None,
+                      workdir: str | None = None, env: Mapping[str, str] | None = None,
+                      stdin_fd: int | None = None, out: Any = None, err: Any = None) -> int:
+        """`exec` wired to this process's terminal (tty) or pipes; returns the command's exit code."""
+        import shutil
+        import sys
+
+        from stackctl.drivers._attach import pump, raw_terminal
+
+        with self._t(f"exec in {ref}"):
+            ex = self.api.exec_create(ref, cmd, user=user or "", workdir=workdir, tty=tty,
+                                      stdin=stdin_fd is not None, environment=dict(env or {}) or None)
+            conn = self.api.exec_start(ex["Id"], tty=tty, socket=True)
+            sock = getattr(conn, "_sock", conn)
+            if tty:
+                size = shutil.get_terminal_size()
+                self.api.exec_resize(ex["Id"], height=size.lines, width=size.columns)
+            with raw_terminal(stdin_fd) if tty and stdin_fd is not None else _nothing():
+                pump(sock, stdin_fd=stdin_fd, out=out or sys.stdout.buffer, err=err or sys.stderr.buffer, tty=tty)
+            sock.close()
             return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0)
 
     def close(self) -> None:

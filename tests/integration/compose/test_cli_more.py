@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -129,3 +130,41 @@ def test_ps_json_lists_published_ports(run, project_name) -> None:
     assert run("up", "-d").returncode == 0
     rows = [json.loads(line) for line in run("ps", "--format", "json").stdout.splitlines()]
     assert rows[0]["Publishers"][0]["TargetPort"] == 80 and rows[0]["Publishers"][0]["PublishedPort"] > 0
+
+
+def test_exec_forwards_piped_stdin_and_separates_stderr(run, project_name, tmp_path) -> None:
+    assert run("up", "-d", "api").returncode == 0
+    out = subprocess.run([sys.executable, "-m", "stackctl", "compose", "-p", project_name, "exec", "-T", "api",
+                          "sh", "-c", "tr a-z A-Z; echo oops >&2; exit 4"], cwd=tmp_path, input="piped\n",
+                         check=False, capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (4, "PIPED\n", "oops\n")
+
+
+def test_exec_in_a_terminal_is_interactive(run, project_name, tmp_path) -> None:
+    import pty
+
+    assert run("up", "-d", "api").returncode == 0
+    master, slave = pty.openpty()
+    command = ["sh", "-c", "read line; echo got $line from $(tty); exit 5"]
+    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "compose", "-p", project_name, "exec", "api",
+                             *command], cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    os.write(master, b"hello\n")
+    seen, deadline = b"", time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 1)[0]:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal closed: the command ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.wait(timeout=60) == 5
+    assert b"got hello from /dev/pts/" in seen  # typed input reached a command that has a terminal
