@@ -44,6 +44,13 @@ def run_run(args: argparse.Namespace) -> int:
     request = RunRequest(service=args.service, command=tuple(args.cmd), env=env, user=args.user,
                          workdir=args.workdir, entrypoint=args.entrypoint, name=args.name, remove=args.rm,
                          detach=args.detach, service_ports=args.service_ports)
+    import os
     import secrets
+    import sys
 
-    return run_oneoff(engine, project, request, slug=secrets.token_hex(32), image_id=image)
+    from stackctl.cli.compose_engine_more import _stdin_fd
+
+    stdin_fd = _stdin_fd()
+    tty = not args.no_tty and stdin_fd is not None and os.isatty(stdin_fd) and sys.stdout.isatty()
+    return run_oneoff(engine, project, request, slug=secrets.token_hex(32), image_id=image, stdin_fd=stdin_fd,
+                      tty=tty)

@@ -56,18 +56,25 @@ def oneoff_spec(project: Project, request: RunRequest, *, slug: str, image_id: s
 
 
 def run_oneoff(driver: Driver, project: Project, request: RunRequest, *, slug: str,
-               image_id: str | None) -> int:
-    """Create and start the container; unless detached, stream its output and return its exit code."""
+               image_id: str | None, stdin_fd: int | None = None, tty: bool = False) -> int:
+    """Create and start the container; unless detached, wire it to this process's terminal or pipes
+    (``stdin_fd``) and return its exit code."""
     spec = oneoff_spec(project, request, slug=slug, image_id=image_id)
-    cid = driver.create_container(spec)
-    driver.start_container(cid)
     if request.detach:
+        cid = driver.create_container(spec)
+        driver.start_container(cid)
         print(spec.name)
         return 0
+    attached = getattr(driver, "run_attached", None)
+    cid = None
     try:
-        seen = driver.inspect_container(cid)
-        stream_logs(driver, [seen], follow=True, no_prefix=True, out=sys.stdout)
+        if attached is not None:
+            cid, code = attached(spec, tty=tty, stdin_fd=stdin_fd)
+            return int(code)
+        cid = driver.create_container(spec)
+        driver.start_container(cid)
+        stream_logs(driver, [driver.inspect_container(cid)], follow=True, no_prefix=True, out=sys.stdout)
         return driver.wait_container(cid)
     finally:
         if request.remove:
-            driver.remove_container(cid, force=True)
+            driver.remove_container(cid or spec.name, force=True)

@@ -294,6 +294,30 @@ class DockerEngine:
             sock.close()
             return int(self.api.exec_inspect(ex["Id"])["ExitCode"] or 0)
 
+    def run_attached(self, spec: ContainerSpec, *, tty: bool, stdin_fd: int | None = None,
+                     out: Any = None, err: Any = None) -> tuple[str, int]:
+        """Create, attach to and start a container (`run` without -d); returns its id and exit code."""
+        import shutil
+        import sys
+
+        from stackctl.drivers._attach import pump, raw_terminal
+
+        config = {**spec.config, "Tty": tty, "OpenStdin": stdin_fd is not None, "StdinOnce": stdin_fd is not None,
+                  "AttachStdin": stdin_fd is not None, "AttachStdout": True, "AttachStderr": True}
+        cid = self.create_container(ContainerSpec(spec.name, config, spec.networks, spec.service))
+        with self._t(f"run {spec.name}", spec.service):
+            conn = self.api.attach_socket(cid, params={"stdin": int(stdin_fd is not None), "stdout": 1,
+                                                       "stderr": 1, "stream": 1})
+            sock = getattr(conn, "_sock", conn)
+            self.api.start(cid)
+            if tty:
+                size = shutil.get_terminal_size()
+                self.api.resize(cid, height=size.lines, width=size.columns)
+            with raw_terminal(stdin_fd) if tty and stdin_fd is not None else _nothing():
+                pump(sock, stdin_fd=stdin_fd, out=out or sys.stdout.buffer, err=err or sys.stderr.buffer, tty=tty)
+            sock.close()
+            return cid, int(self.api.wait(cid)["StatusCode"])
+
     def close(self) -> None:
         if self._api is not None:
             self._api.close()

@@ -168,3 +168,14 @@ def test_exec_in_a_terminal_is_interactive(run, project_name, tmp_path) -> None:
             proc.kill()
     assert proc.wait(timeout=60) == 5
     assert b"got hello from /dev/pts/" in seen  # typed input reached a command that has a terminal
+
+
+def test_run_forwards_stdin_and_removes_the_one_off_container(run, project_name, tmp_path) -> None:
+    out = subprocess.run([sys.executable, "-m", "stackctl", "compose", "-p", project_name, "run", "--rm", "-T",
+                          "api", "sh", "-c", "wc -l; exit 6"], cwd=tmp_path, input="a\nb\nc\n", check=False,
+                         capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (6, "3")
+    leftovers = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project_name}",
+                                "--filter", "label=com.docker.compose.oneoff=True"], check=False,
+                               capture_output=True, text=True).stdout.split()
+    assert leftovers == []
