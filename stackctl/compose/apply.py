@@ -118,7 +118,11 @@ class Applier:
         await self._call(self.driver.remove_network, action.target)
 
     async def _remove_volume(self, action: Action) -> None:
-        await self._call(self.driver.remove_volume, action.target)
+        try:
+            await self._call(self.driver.remove_volume, action.target)
+        except DriverError:
+            if not action.params.get("best_effort"):
+                raise  # an anonymous volume already gone with its container, or shared: not an error
 
     async def _wait(self, action: Action) -> None:
         try:

@@ -94,9 +94,20 @@ def plan_down(doc: Mapping[str, Any] | None, observed: Observed, *, project: str
     if volumes:
         actions += [Action("remove_volume", name, Reason("down -v"), needs=after)
                     for name in _down_volumes(doc, observed, project)]
+        actions += _anonymous_volume_removals(chosen)
     if not actions:
         warnings.append(f'No resource found to remove for project "{project}".')
     return Plan(tuple(actions), tuple(warnings))
+
+
+def _anonymous_volume_removals(removed: list[ObservedContainer]) -> list[Action]:
+    """Anonymous volumes a recreate handed over by name (the engine's `rm -v` keeps those)."""
+    out: dict[str, Action] = {}
+    for c in removed:
+        for name in c.anonymous_volumes().values():
+            out.setdefault(name, Action("remove_volume", name, Reason("anonymous volume of", c.name),
+                                        needs=(f"remove_container:{c.name}",), params={"best_effort": True}))
+    return list(out.values())
 
 
 def _down_networks(doc: Mapping[str, Any] | None, observed: Observed, project: str) -> list[str]:

@@ -47,7 +47,11 @@ def project_name(engine: None) -> str:
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={name}"],
                          check=False, capture_output=True, text=True).stdout.split()
     if ids:
+        anonymous = [m["Name"] for c in docker_json("inspect", *ids) for m in c.get("Mounts") or []
+                     if m.get("Type") == "volume" and len(m.get("Name", "")) == 64]
         subprocess.run(["docker", "rm", "-fv", *ids], check=False, capture_output=True)
+        if anonymous:
+            subprocess.run(["docker", "volume", "rm", *anonymous], check=False, capture_output=True)
     for kind in ("network", "volume"):
         found = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label=com.docker.compose.project={name}"],
                                check=False, capture_output=True, text=True).stdout.split()

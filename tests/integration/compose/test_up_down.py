@@ -158,3 +158,7 @@ def test_recreate_keeps_the_data_of_anonymous_volumes(engine_driver, make_projec
     read = subprocess.run(["docker", "exec", name, "cat", "/anon/file"], check=False, capture_output=True,
                           text=True)
     assert read.stdout == "precious\n"
+    volume = after["Mounts"][0]["Name"]
+    down(engine_driver, Target(project_name, make_project(stack)), volumes=True)
+    gone = subprocess.run(["docker", "volume", "inspect", volume], check=False, capture_output=True)
+    assert gone.returncode != 0  # down -v removes the handed-over anonymous volume too
