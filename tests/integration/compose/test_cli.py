@@ -216,3 +216,16 @@ def test_a_container_that_exits_at_once_fails_up_naming_it_and_leaves_the_rest_r
     after = by_name(project_name)
     assert {n: after[n]["Id"] for n in before} == before
     assert all(after[n]["State"]["Running"] for n in before)
+
+
+def test_config_hash_label_through_the_loader_equals_docker_compose_config_hash(run, tmp_path, project_name,
+                                                                              oracle) -> None:
+    import subprocess
+
+    (tmp_path / "compose.yaml").write_text(APP.replace("api up", "api $$HOME <&>"))
+    assert run("up", "-d").returncode == 0
+    theirs = subprocess.run([str(oracle), "-p", project_name, "config", "--hash", "*"], cwd=tmp_path,
+                            check=False, capture_output=True, text=True).stdout
+    ours = {c["Config"]["Labels"]["com.docker.compose.service"]: c["Config"]["Labels"]["com.docker.compose.config-hash"]
+            for c in by_name(project_name).values()}
+    assert ours == dict(line.split() for line in theirs.splitlines())
