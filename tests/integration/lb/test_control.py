@@ -92,7 +92,9 @@ def test_scaling_up_and_down_under_steady_load_loses_no_request(tmp_path: Path) 
                     procs[name][0].kill()  # the replicas go away, as `scale` removes containers
                 time.sleep(0.5)
                 t3 = time.monotonic()
-            assert load.between(t0, t_up) == {"r0", "r1", "r2"}
+            # A request that started just before the update may be placed just after it is applied:
+            # leave a margin (the proxy picks a backend when it accepts, not when the client starts).
+            assert load.between(t0, t_up - 0.15) == {"r0", "r1", "r2"}
             assert load.between(t1, t2) == {"r0", "r1", "r2", "r3", "r4"}
             assert load.between(t2, t3) == {"r3"}
             assert load.failed == []
