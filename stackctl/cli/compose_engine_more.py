@@ -122,7 +122,20 @@ def run_ps(args: argparse.Namespace) -> int:
         import time
 
         sys.stdout.write(views.ps_table(rows, now=time.time()))
+        _print_balancer(tgt.name)
     return 0
+
+
+def _print_balancer(project: str) -> None:
+    """The project's load balancer (listeners and backends with their health), when one runs."""
+    from stackctl.cli import compose_engine as ce
+    from stackctl.cli.lb import format_stats
+    from stackctl.lb import control
+
+    info = control.balancer_info(project, state_dir=ce.state_dir())
+    listeners = control.balancer_stats(project, state_dir=ce.state_dir()) if info else None
+    if info and listeners:
+        sys.stdout.write(f"\nload balancer of {project} (pid {info.pid})\n" + format_stats(listeners))
 
 
 def run_logs(args: argparse.Namespace) -> int:

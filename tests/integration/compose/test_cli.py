@@ -125,6 +125,11 @@ def test_webapp_stack_serves_three_replicas_behind_one_port_and_scales_without_a
             break
         time.sleep(0.1)
     assert len(hosts) == 3 and all(h.startswith("hello from ") for h in hosts)
+    ps = run("ps", files=files)
+    assert ps.returncode == 0, ps.stderr
+    balancer = ps.stdout.split("load balancer of ", 1)[1]  # the balancer is listed under the containers
+    assert f"web-{port}-tcp 0.0.0.0:{port}/tcp" in balancer
+    assert balancer.count(" up ") == 3, balancer  # one healthy backend per replica
 
     failures, stop = [], threading.Event()
 
