@@ -23,6 +23,7 @@ from stackctl.errors import LoadBalancerError
 from stackctl.lb import proxyproto
 from stackctl.lb.config import BackendSpec, HealthCheck, Listener, os_reason
 from stackctl.lb.connect import Connect
+from stackctl.lb.outbox import Outbox
 from stackctl.lb.pool import Backend, Pool
 
 PENDING_LIMIT = 256 * 1024  # client bytes held while the backend connect is in flight
@@ -49,6 +50,7 @@ class TcpListener:
         self.tick = 0  # advanced CONNECT_TICKS times per connect_timeout
         self._drain_timers: dict[Backend, asyncio.TimerHandle] = {}
         self.loop = asyncio.get_running_loop()
+        self.outbox = Outbox(self.loop)  # relayed chunks, written at the end of each batch of reads
 
     async def start(self) -> None:
         bind = self.config.bind
@@ -192,11 +194,12 @@ class ClientSide(asyncio.Protocol):
     """The client's connection; owns the session and its backend connection (``peer``)."""
 
     __slots__ = ("attempt", "backend", "closed", "connect_tick", "connector", "eof_in", "eof_out", "idle",
-                 "listener", "nin", "nout", "peer", "pending", "pending_size", "replay", "seen",
+                 "listener", "nin", "nout", "outbox", "peer", "pending", "pending_size", "replay", "seen",
                  "transport", "tried")
 
     def __init__(self, listener: TcpListener) -> None:
         self.listener = listener
+        self.outbox = listener.outbox
         self.transport: Any = None
         self.peer: Any = None  # the backend transport, once connected
         self.backend: Backend | None = None
@@ -266,15 +269,16 @@ class ClientSide(asyncio.Protocol):
         if version != "none":
             client = self.transport.get_extra_info("peername")
             local = self.transport.get_extra_info("sockname")
-            transport.write(proxyproto.encode(version, client[:2], local[:2]))
+            self.outbox.write(transport, proxyproto.encode(version, client[:2], local[:2]))
         if self.pending_size > PENDING_LIMIT:
             self.transport.resume_reading()
         else:
             self.replay = self.pending
-        if self.pending:
-            transport.write(b"".join(self.pending))
+        if self.pending:  # queued like relayed chunks: sent with what the client adds in this batch
+            self.outbox.write(transport, b"".join(self.pending))
             self.pending = []
         if self.eof_in:
+            self.outbox.flush()
             transport.write_eof()
 
     # -- client -> backend ----------------------------------------------------------------------
@@ -282,7 +286,7 @@ class ClientSide(asyncio.Protocol):
         self.nin += len(data)
         peer = self.peer
         if peer is not None:
-            peer.write(data)
+            self.outbox.write(peer, data)
             if self.replay is not None:
                 self._keep_for_replay(data)
             return
@@ -315,6 +319,7 @@ class ClientSide(asyncio.Protocol):
             if self.eof_out:
                 self.close()
                 return False
+            self.outbox.flush()
             self.peer.write_eof()
         return True
 
@@ -335,6 +340,7 @@ class ClientSide(asyncio.Protocol):
         if self.eof_in:
             self.close()
             return False
+        self.outbox.flush()
         self.transport.write_eof()
         return True
 
@@ -343,6 +349,7 @@ class ClientSide(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self.outbox.flush()  # what was queued for either side still goes out before the close
         self.transport.close()
         if self.peer is not None:
             self.peer.close()
@@ -355,7 +362,7 @@ class ClientSide(asyncio.Protocol):
 class BackendSide(asyncio.Protocol):
     """The backend connection of one session; relays to the client's transport."""
 
-    __slots__ = ("attempt", "backend", "client", "listener", "out")
+    __slots__ = ("attempt", "backend", "client", "listener", "out", "outbox")
 
     def __init__(self, client: ClientSide, backend: Backend, attempt: int) -> None:
         self.client = client
@@ -363,6 +370,7 @@ class BackendSide(asyncio.Protocol):
         self.attempt = attempt
         self.listener = client.listener
         self.out: Any = client.transport
+        self.outbox = client.outbox
 
     def connection_made(self, transport: Any) -> None:
         self.client.attached(transport, self.backend, self.attempt)
@@ -372,7 +380,7 @@ class BackendSide(asyncio.Protocol):
         client.nout += len(data)
         if client.replay is not None:
             client.replay = None  # the backend answered: the session is bound to it
-        self.out.write(data)
+        self.outbox.write(self.out, data)
 
     def eof_received(self) -> bool:
         return self.client.backend_eof()
