@@ -85,6 +85,11 @@ def _import_docker(*, ssh: bool) -> Any:
     return docker
 
 
+def _present(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON body without its top-level None values (as the SDK sends it)."""
+    return {k: v for k, v in body.items() if v is not None}
+
+
 class DockerEngine:
     """Driver over one engine. Thread-safe for concurrent calls (one pooled HTTP client)."""
 
@@ -92,6 +97,7 @@ class DockerEngine:
         self.host = host or DEFAULT_HOST
         self.timeout, self.pool_size = timeout, pool_size
         self._api: Any = None
+        self._unix: Any = None
         self._socket = self.host[len("unix://"):] if self.host.startswith("unix://") else None
 
     @property
@@ -104,13 +110,25 @@ class DockerEngine:
                                              max_pool_size=self.pool_size, use_ssh_client=False)
         return self._api
 
+    @property
+    def unix(self) -> Any:
+        """The pooled stdlib client for a local unix socket (None for tcp:// and ssh://)."""
+        if self._unix is None and self._socket is not None:
+            from stackctl.drivers._unixhttp import UnixClient
+
+            self._unix = UnixClient(self._socket, timeout=self.timeout)
+        return self._unix
+
     def _get(self, path: str, params: Mapping[str, Any] | None = None, *, sdk: Any = None) -> Any:
         """A read: straight over the unix socket when there is one, else through the SDK."""
+        return self._send("GET", path, params, sdk=sdk)
+
+    def _send(self, method: str, path: str, params: Mapping[str, Any] | None = None, *, body: Any = None,
+              sdk: Any = None, timeout: float | None = None) -> Any:
+        """One call answered at once: over the unix socket when there is one, else ``sdk()``."""
         if self._socket is None:
             return sdk()
-        from stackctl.drivers._unixhttp import get_json
-
-        return get_json(self._socket, path, params, timeout=self.timeout)
+        return self.unix.call(method, path, params, body=body, timeout=timeout)
 
     def _t(self, what: str, service: str | None = None):  # type: ignore[no-untyped-def]
         return translate(where=self.host, service=service, what=what)
@@ -186,59 +204,74 @@ class DockerEngine:
 
     # --- networks and volumes
     def create_network(self, name: str, config: Mapping[str, Any], labels: Mapping[str, str]) -> None:
-        body = {"Name": name, "CheckDuplicate": True, **config, "Labels": dict(labels)}
+        body = _present({"Name": name, "CheckDuplicate": True, **config, "Labels": dict(labels)})
         with self._t(f"create network {name}"):
-            self.api._result(self.api._post_json(self.api._url("/networks/create"), data=body), True)
+            self._send("POST", "/networks/create", body=body, sdk=lambda: self.api._result(
+                self.api._post_json(self.api._url("/networks/create"), data=body), True))
 
     def remove_network(self, name: str) -> None:
         with self._t(f"remove network {name}"):
-            self.api.remove_network(name)
+            self._send("DELETE", f"/networks/{name}", sdk=lambda: self.api.remove_network(name))
 
     def create_volume(self, name: str, config: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+        body = _present({"Name": name, "Driver": config.get("Driver") or "local",
+                         "DriverOpts": config.get("DriverOpts") or None, "Labels": dict(labels)})
         with self._t(f"create volume {name}"):
-            self.api.create_volume(name, driver=config.get("Driver") or "local",
-                                   driver_opts=config.get("DriverOpts") or None, labels=dict(labels))
+            self._send("POST", "/volumes/create", body=body, sdk=lambda: self.api.create_volume(
+                name, driver=body["Driver"], driver_opts=body.get("DriverOpts"), labels=dict(labels)))
 
     def remove_volume(self, name: str) -> None:
         with self._t(f"remove volume {name}"):
-            self.api.remove_volume(name)
+            self._send("DELETE", f"/volumes/{name}", sdk=lambda: self.api.remove_volume(name))
 
     # --- containers
     def create_container(self, spec: ContainerSpec) -> str:
         nets = list(spec.networks.items())
-        config = dict(spec.config)
+        config = _present(dict(spec.config))
         if nets:
             config["NetworkingConfig"] = {"EndpointsConfig": {nets[0][0]: dict(nets[0][1])}}
         with self._t(f"create container {spec.name}", spec.service):
-            cid = str(self.api.create_container_from_config(config, spec.name)["Id"])
+            made = self._send("POST", "/containers/create", {"name": spec.name}, body=config,
+                              sdk=lambda: self.api.create_container_from_config(config, spec.name))
+            cid = str(made["Id"])
             for net, ep in nets[1:]:
                 body = {"Container": cid, "EndpointConfig": dict(ep)}
-                self.api._result(self.api._post_json(self.api._url("/networks/{0}/connect", net), data=body))
+                self._send("POST", f"/networks/{net}/connect", body=body, sdk=lambda: self.api._result(
+                    self.api._post_json(self.api._url("/networks/{0}/connect", net), data=body)))
         return cid
 
     def start_container(self, ref: str) -> None:
         with self._t(f"start container {ref}"):
-            self.api.start(ref)
+            self._send("POST", f"/containers/{ref}/start", sdk=lambda: self.api.start(ref))
 
     def stop_container(self, ref: str, *, timeout: int | None = None) -> None:
         with self._t(f"stop container {ref}"):
-            self.api.stop(ref, timeout=timeout)
+            self._send("POST", f"/containers/{ref}/stop", {"t": timeout}, timeout=self._grace(timeout),
+                       sdk=lambda: self.api.stop(ref, timeout=timeout))
 
     def kill_container(self, ref: str, *, signal: str = "SIGKILL") -> None:
         with self._t(f"kill container {ref}"):
-            self.api.kill(ref, signal=signal)
+            self._send("POST", f"/containers/{ref}/kill", {"signal": signal},
+                       sdk=lambda: self.api.kill(ref, signal=signal))
 
     def restart_container(self, ref: str, *, timeout: int | None = None) -> None:
+        grace = 10 if timeout is None else timeout
         with self._t(f"restart container {ref}"):
-            self.api.restart(ref, timeout=10 if timeout is None else timeout)
+            self._send("POST", f"/containers/{ref}/restart", {"t": grace}, timeout=self._grace(grace),
+                       sdk=lambda: self.api.restart(ref, timeout=grace))
 
     def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
         with self._t(f"remove container {ref}"):
-            self.api.remove_container(ref, force=force, v=volumes)
+            self._send("DELETE", f"/containers/{ref}", {"v": int(volumes), "link": 0, "force": int(force)},
+                       sdk=lambda: self.api.remove_container(ref, force=force, v=volumes))
 
     def rename_container(self, ref: str, name: str) -> None:
         with self._t(f"rename container {ref}"):
-            self.api.rename(ref, name)
+            self._send("POST", f"/containers/{ref}/rename", {"name": name}, sdk=lambda: self.api.rename(ref, name))
+
+    def _grace(self, seconds: int | None) -> float:
+        """The HTTP timeout of a call that may wait ``seconds`` for the container to stop."""
+        return self.timeout + (10 if seconds is None or seconds < 0 else seconds)
 
     def inspect_container(self, ref: str) -> ObservedContainer:
         with self._t(f"inspect container {ref}"):
@@ -321,3 +354,5 @@ class DockerEngine:
     def close(self) -> None:
         if self._api is not None:
             self._api.close()
+        if self._unix is not None:
+            self._unix.close()
