@@ -269,16 +269,15 @@ class ClientSide(asyncio.Protocol):
         if version != "none":
             client = self.transport.get_extra_info("peername")
             local = self.transport.get_extra_info("sockname")
-            self.outbox.write(transport, proxyproto.encode(version, client[:2], local[:2]))
+            transport.write(proxyproto.encode(version, client[:2], local[:2]))
         if self.pending_size > PENDING_LIMIT:
             self.transport.resume_reading()
         else:
             self.replay = self.pending
-        if self.pending:  # queued like relayed chunks: sent with what the client adds in this batch
-            self.outbox.write(transport, b"".join(self.pending))
+        if self.pending:
+            transport.write(b"".join(self.pending))
             self.pending = []
         if self.eof_in:
-            self.outbox.flush()
             transport.write_eof()
 
     # -- client -> backend ----------------------------------------------------------------------
@@ -286,8 +285,10 @@ class ClientSide(asyncio.Protocol):
         self.nin += len(data)
         peer = self.peer
         if peer is not None:
-            self.outbox.write(peer, data)
-            if self.replay is not None:
+            if self.replay is None:  # the backend has answered: relayed at the end of the batch
+                self.outbox.write(peer, data)
+            else:  # still kept for a replay, and written at once as the first exchange is
+                peer.write(data)
                 self._keep_for_replay(data)
             return
         self.pending.append(data)
@@ -378,8 +379,10 @@ class BackendSide(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         client = self.client
         client.nout += len(data)
-        if client.replay is not None:
-            client.replay = None  # the backend answered: the session is bound to it
+        if client.replay is not None:  # the backend's first answer, written at once: a
+            client.replay = None  # connection per request never waits; the session is bound to it
+            self.out.write(data)
+            return
         self.outbox.write(self.out, data)
 
     def eof_received(self) -> bool:
