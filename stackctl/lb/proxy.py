@@ -1,7 +1,8 @@
 """The TCP side of the balancer: accept, pick a backend, connect, pump bytes both ways.
 
-Built on asyncio *protocols* rather than streams: each received chunk is handed straight to the
-other transport's ``write`` (no coroutine, no copy, no intermediate buffer), and backpressure is
+Built on asyncio *protocols* rather than streams: each received chunk goes to the other
+transport's ``write`` (no coroutine, no copy), at once until the backend first answers and then
+through the :class:`~stackctl.lb.outbox.Outbox` at the end of the loop's batch; backpressure is
 the transports' own flow control: when one side's write buffer passes its high-water mark the
 other side stops reading until it drains. Half-close is relayed with ``write_eof``; the session
 ends when both directions are done or either side goes away, and both sides are then closed.
