@@ -1,11 +1,13 @@
 """Plans for the verbs that only move existing containers: down, stop, start, restart, kill, rm.
 
-Pure. Stopping goes in reverse dependency order (dependents first), starting in dependency order.
+Pure. Stopping goes in reverse dependency order (dependents first), starting in dependency order;
+`down -t 0` kills and removes every container at once (there is no graceful stop to order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from stackctl.errors import PlanError
@@ -85,6 +87,8 @@ def plan_down(doc: Mapping[str, Any] | None, observed: Observed, *, project: str
                         "command with the --remove-orphans flag to clean it up.")
     removals = _reverse_ordered("remove_container", chosen, doc, Reason("down"),
                                 {"stop": True, "timeout": timeout, "volumes": volumes})
+    if timeout == 0:  # no graceful stop to order: every container is killed and removed at once
+        removals = [replace(a, needs=()) for a in removals]
     after = tuple(a.id for a in removals)
     busy = {n for c in kept for n in c.networks}
     actions = list(removals)

@@ -32,6 +32,15 @@ def test_down_removes_dependents_first_then_the_network_and_keeps_volumes_withou
     assert [a.target for a in with_v.of_kind("remove_volume")] == ["p_data"]
 
 
+def test_down_with_no_grace_period_removes_every_container_at_once_and_the_network_after_them() -> None:
+    plan = plan_down(DOC, observed(c("db"), c("web")), project="p", timeout=0)
+    by_id = plan.by_id()
+    assert by_id["remove_container:p-db-1"].needs == () and by_id["remove_container:p-web-1"].needs == ()
+    assert set(by_id["remove_network:p_default"].needs) == {"remove_container:p-db-1", "remove_container:p-web-1"}
+    graceful = plan_down(DOC, observed(c("db"), c("web")), project="p", timeout=1)
+    assert graceful.by_id()["remove_container:p-db-1"].needs == ("remove_container:p-web-1",)
+
+
 def test_down_keeps_orphans_and_their_network_unless_asked() -> None:
     plan = plan_down(DOC, observed(c("db"), c("gone")), project="p")
     assert [a.target for a in plan.of_kind("remove_container")] == ["p-db-1"]
