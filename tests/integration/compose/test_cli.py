@@ -227,7 +227,9 @@ def test_config_hash_label_through_the_loader_equals_docker_compose_config_hash(
                                                                               oracle) -> None:
     import subprocess
 
-    (tmp_path / "compose.yaml").write_text(APP.replace("api up", "api $$HOME <&>"))
+    # `$$` and shell characters in the command, which must stay a valid command (a container that dies at
+    # once makes `up` fail, rightly).
+    (tmp_path / "compose.yaml").write_text(APP.replace("api up", "api $$HOME '<&>'"))
     assert run("up", "-d").returncode == 0
     theirs = subprocess.run([str(oracle), "-p", project_name, "config", "--hash", "*"], cwd=tmp_path,
                             check=False, capture_output=True, text=True).stdout
