@@ -29,3 +29,15 @@ def _resolve_markers(value: Any) -> Any:
     if isinstance(value, yaml12.Override):
         return _resolve_markers(value.value)
     return value
+
+
+def key_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path in a document (the document itself first), for tests that mutate one."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += key_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += key_paths(item, (*path, index))
+    return found

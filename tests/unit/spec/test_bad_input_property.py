@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stackctl.errors import StackctlError
+from tests.unit.spec import _corpus
 
 BASES: list[dict[str, Any]] = [
     {"services": {"web": {"image": "nginx:${TAG:-latest}", "ports": ["8080:80", {"target": 443, "published": 8443}],
@@ -51,17 +52,6 @@ TEXT_NOISE = st.sampled_from([":", "- ", "[", "{", "}", "&a ", "*a", "*nope", "!
                               '"', "\n  - ", "\n<<: *a\n", "? ", "%YAML 1.1\n", "---\n", "\x00", "#"])
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _paths(item, (*path, index))
-    return found
-
-
 def _set(doc: Any, path: tuple[Any, ...], value: Any, *, delete: bool = False) -> Any:
     if not path:
         return value
@@ -80,7 +70,7 @@ def mutated_documents(draw: st.DrawFn) -> str:
     """YAML text of a base document after a few structural mutations and maybe some text noise."""
     doc = copy.deepcopy(draw(st.sampled_from(BASES)))
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(_paths(doc)))
+        path = draw(st.sampled_from(_corpus.key_paths(doc)))
         action = draw(st.sampled_from(["drop", "replace", "retype", "unknown-dep", "unknown-key"]))
         if action == "drop" and path:
             doc = _set(doc, path, None, delete=True)

@@ -40,21 +40,10 @@ def _documents(shared: pathlib.Path) -> list[Any]:
     return docs
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _paths(item, (*path, index))
-    return found
-
-
 def _mutate(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     out = copy.deepcopy(doc)
     for _ in range(rng.randint(1, 3)):
-        path = rng.choice(_paths(out))
+        path = rng.choice(_corpus.key_paths(out))
         if not path:
             continue
         parent = out
