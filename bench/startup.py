@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import REPO, docker_compose_binary, report, stackctl_cmd, time_command  # noqa: E402
+from _common import REPO, docker_compose_binary, report, stackctl_cmd, time_command
 
 
 def big_compose(n: int) -> str:

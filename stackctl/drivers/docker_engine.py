@@ -236,7 +236,7 @@ class DockerEngine:
             cid = str(made["Id"])
             for net, ep in nets[1:]:
                 body = {"Container": cid, "EndpointConfig": dict(ep)}
-                self._send("POST", f"/networks/{net}/connect", body=body, sdk=lambda: self.api._result(
+                self._send("POST", f"/networks/{net}/connect", body=body, sdk=lambda net=net, body=body: self.api._result(
                     self.api._post_json(self.api._url("/networks/{0}/connect", net), data=body)))
         return cid
 
