@@ -25,16 +25,18 @@ def stackctl_cmd() -> list[str]:
 def time_command(cmd: list[str], *, runs: int = 7, cwd: pathlib.Path | None = None,
                  env: dict[str, str] | None = None) -> float:
     """Median wall time of `runs` runs (after one warm-up); fails loudly if the command fails."""
-    def once() -> float:
-        start = time.perf_counter()
-        out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-        if out.returncode != 0:
-            raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
-        return elapsed
+    run_timed(cmd, cwd=cwd, env=env)
+    return statistics.median(run_timed(cmd, cwd=cwd, env=env) for _ in range(runs))
 
-    once()
-    return statistics.median(once() for _ in range(runs))
+
+def run_timed(cmd: list[str], *, cwd: pathlib.Path | None = None, env: dict[str, str] | None = None) -> float:
+    """Wall time of one run of `cmd`; a failing command ends the benchmark with its error output."""
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
+    return elapsed
 
 
 def report(rows: list[tuple[str, float, float | None, float | None]]) -> None:

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import docker_compose_binary, report, stackctl_cmd
+from _common import docker_compose_binary, report, run_timed, stackctl_cmd
 
 IMAGE = "stackctl/busybox:latest"
 SETTLE = 3.0
@@ -36,23 +36,14 @@ def stack(levels: int = 4, width: int = 5) -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(cmd: list[str], cwd: pathlib.Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    out = subprocess.run(cmd, cwd=cwd, env=env, check=False, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
-    return elapsed
-
-
 def one_round(tool: list[str], project: str, cwd: pathlib.Path, env: dict[str, str]) -> dict[str, float]:
     base = [*tool, "-p", project]
     time.sleep(SETTLE)  # let the engine finish cleaning up after the previous `down`
     return {
-        "up": timed([*base, "up", "-d"], cwd, env),
-        "noop": timed([*base, "up", "-d"], cwd, env),
-        "scale": timed([*base, "up", "-d", "--scale", "s3_0=10", "--no-recreate"], cwd, env),
-        "down": timed([*base, "down", "-t", "0"], cwd, env),
+        "up": run_timed([*base, "up", "-d"], cwd=cwd, env=env),
+        "noop": run_timed([*base, "up", "-d"], cwd=cwd, env=env),
+        "scale": run_timed([*base, "up", "-d", "--scale", "s3_0=10", "--no-recreate"], cwd=cwd, env=env),
+        "down": run_timed([*base, "down", "-t", "0"], cwd=cwd, env=env),
     }
 
 
