@@ -132,10 +132,9 @@ def _print_balancer(project: str) -> None:
     from stackctl.cli.lb import format_stats
     from stackctl.lb import control
 
-    info = control.balancer_info(project, state_dir=ce.state_dir())
-    listeners = control.balancer_stats(project, state_dir=ce.state_dir()) if info else None
-    if info and listeners:
-        sys.stdout.write(f"\nload balancer of {project} (pid {info.pid})\n" + format_stats(listeners))
+    listeners = control.balancer_stats(project, state_dir=ce.state_dir())
+    if listeners:
+        sys.stdout.write(f"\nload balancer of {project}\n" + format_stats(listeners))
 
 
 def run_logs(args: argparse.Namespace) -> int:
