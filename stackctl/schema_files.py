@@ -9,6 +9,9 @@ from typing import Any
 
 def schema_text(name: str) -> str:
     """The text of ``schemas/<name>``, from the installed package or from the checkout."""
+    beside = pathlib.Path(__file__).resolve().parent / "_schemas" / name
+    if beside.is_file():  # the package data as installed (or the checkout's symlink): no importlib.resources
+        return beside.read_text(encoding="utf-8")
     try:
         from importlib.resources import files
 

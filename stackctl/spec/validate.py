@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
-import pathlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from stackctl import schema_files
 from stackctl.errors import Problem
 
 Path = tuple[str | int, ...]
@@ -51,25 +51,12 @@ def format_path(path: Sequence[str | int]) -> str:
 
 def load_schema() -> dict[str, Any]:
     """The compose schema as a dict, from the installed package or from the checkout."""
-    schema: dict[str, Any] = json.loads(_schema_text())
+    schema: dict[str, Any] = json.loads(schema_files.schema_text(SCHEMA_FILE))
     return schema
 
 
 # --------------------------------------------------------------------------------------------------
 # Loading and compiling
-
-
-def _schema_text() -> str:
-    beside = pathlib.Path(__file__).resolve().parents[1] / "_schemas" / SCHEMA_FILE
-    if beside.is_file():  # the package data as installed (or the checkout's symlink): no importlib.resources
-        return beside.read_text(encoding="utf-8")
-    try:
-        from importlib.resources import files
-
-        return files("stackctl._schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        checkout = pathlib.Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE
-        return checkout.read_text(encoding="utf-8")
 
 
 @functools.cache
