@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stackctl.compose.container_config import build_container_spec, network_body, volume_body
+from stackctl.compose.container_config import build_container_spec, endpoints, network_body, volume_body
 from stackctl.compose.images import build_spec
 from stackctl.compose.project import Project
 from stackctl.drivers.base import ContainerSpec, Driver
@@ -62,6 +62,29 @@ class Applier:
     async def _create_network(self, action: Action) -> None:
         body, labels = network_body(self.ctx, action.params["key"], action.params["config"])
         await self._call(self.driver.create_network, action.target, body, labels)
+
+    async def _recreate_network(self, action: Action) -> None:
+        """As docker compose: stop the attached containers (dependents first), disconnect them, remove
+        the network, create it with the file's settings, reconnect them (with their service's aliases
+        and addresses); the plan starts them again, except those of services outside this `up`."""
+        for group in action.params["stop"]:
+            await asyncio.gather(*(self._call(self.driver.stop_container, cid, timeout=self.timeout)
+                                   for cid in group))
+        attached = action.params["attached"]
+        await asyncio.gather(*(self._call(self.driver.disconnect_network, action.target, c["id"]) for c in attached))
+        await self._call(self.driver.remove_network, action.target)
+        await self._create_network(action)
+        for c in attached:
+            await self._call(self.driver.connect_network, action.target, c["id"], self._endpoint(action.target, c))
+        await asyncio.gather(*(self._call(self.driver.start_container, cid) for cid in action.params["restart"]))
+
+    def _endpoint(self, network: str, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The endpoint a service's container gets on ``network`` when it is created; None for one-off
+        containers and services no longer in the file."""
+        svc = (self.doc.get("services") or {}).get(container["service"])
+        if svc is None or container["oneoff"]:
+            return None
+        return endpoints(self.doc, self.ctx, container["service"], svc, container["name"]).get(network)
 
     async def _create_volume(self, action: Action) -> None:
         body, labels = volume_body(self.ctx, action.params["key"], action.params["config"])

@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # importing the executor would import asyncio: too slow for a
 STARTED, DONE, FAILED, SKIPPED = "started", "done", "failed", "skipped"  # as in stackctl.execute
 
 _WORDS = {
-    "create_network": ("Creating", "Created"), "create_volume": ("Creating", "Created"),
+    "create_network": ("Creating", "Created"), "recreate_network": ("Recreating", "Recreated"),
+    "create_volume": ("Creating", "Created"),
     "pull_image": ("Pulling", "Pulled"), "build_image": ("Building", "Built"),
     "create_container": ("Creating", "Created"), "recreate_container": ("Recreating", "Recreated"),
     "start_container": ("Starting", "Started"), "stop_container": ("Stopping", "Stopped"),

@@ -213,6 +213,17 @@ class DockerEngine:
         with self._t(f"remove network {name}"):
             self._send("DELETE", f"/networks/{name}", sdk=lambda: self.api.remove_network(name))
 
+    def connect_network(self, name: str, container: str, endpoint: Mapping[str, Any] | None = None) -> None:
+        body = {"Container": container, "EndpointConfig": dict(endpoint or {})}
+        with self._t(f"connect container {container} to network {name}"):
+            self._send("POST", f"/networks/{name}/connect", body=body, sdk=lambda: self.api._result(
+                self.api._post_json(self.api._url("/networks/{0}/connect", name), data=body)))
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        with self._t(f"disconnect container {container} from network {name}"):
+            self._send("POST", f"/networks/{name}/disconnect", body={"Container": container, "Force": True},
+                       sdk=lambda: self.api.disconnect_container_from_network(container, name, force=True))
+
     def create_volume(self, name: str, config: Mapping[str, Any], labels: Mapping[str, str]) -> None:
         body = _present({"Name": name, "Driver": config.get("Driver") or "local",
                          "DriverOpts": config.get("DriverOpts") or None, "Labels": dict(labels)})

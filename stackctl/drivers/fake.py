@@ -74,6 +74,16 @@ class FakeDriver:
         self.calls.append(("remove_network", name))
         self.networks.pop(name, None)
 
+    def connect_network(self, name: str, container: str, endpoint: Mapping[str, Any] | None = None) -> None:
+        self.calls.append(("connect", f"{container}@{name}"))
+        c = self._get(container)
+        self._set(c, networks=c.networks | {name})
+
+    def disconnect_network(self, name: str, container: str) -> None:
+        self.calls.append(("disconnect", f"{container}@{name}"))
+        c = self._get(container)
+        self._set(c, networks=c.networks - {name})
+
     def create_volume(self, name: str, config: Mapping[str, Any], labels: Mapping[str, str]) -> None:
         self.volumes[name] = dict(labels)
 

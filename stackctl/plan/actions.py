@@ -13,7 +13,7 @@ from typing import Any
 
 # Kinds of action, in the order a plan prints them.
 KINDS = (
-    "create_network", "create_volume", "pull_image", "build_image",
+    "create_network", "recreate_network", "create_volume", "pull_image", "build_image",
     "create_container", "recreate_container", "start_container", "stop_container",
     "restart_container", "kill_container", "remove_container", "wait",
     "remove_network", "remove_volume",

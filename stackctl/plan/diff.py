@@ -14,6 +14,7 @@ from typing import Any
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.plan.hashing import network_hash, service_hash, volume_hash
+from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
 
 SEPARATOR = "-"
@@ -190,8 +191,9 @@ def plan_up(doc: Mapping[str, Any], observed: Observed, *, project: str,
     named = set(options.services) or set(chosen)
     warnings: list[str] = []
     infra, infra_needs = _plan_infra(doc, observed, project, chosen, warnings)
+    stopped = stopped_for_networks(infra)
     decisions = {name: _decide(desired[name], observed, project,
-                               options.recreate if name in named else options.deps_recreate)
+                               options.recreate if name in named else options.deps_recreate, stopped)
                  for name in chosen}
     builder = _UpBuilder(desired, decisions, infra_needs, start=options.start)
     actions = list(infra) + builder.build(chosen)
@@ -208,14 +210,15 @@ class _Decision:
     old: ObservedContainer | None = None
 
 
-def _decide(d: DesiredService, observed: Observed, project: str, policy: str) -> list[_Decision]:
+def _decide(d: DesiredService, observed: Observed, project: str, policy: str,
+            stopped: Mapping[str, str] | None = None) -> list[_Decision]:
     if d.container_name and d.replicas > 1:
         raise PlanError(f'service "{d.name}" is using the custom container name "{d.container_name}"; '
                         "Docker requires each container to have a unique name. "
                         "Remove the custom name to scale the service")
     seen = observed.of_service(d.name)
     keep, extra = seen[:d.replicas], seen[d.replicas:]
-    out = [_decide_one(d, c, policy) for c in keep]
+    out = [_decide_one(d, c, policy, stopped or {}) for c in keep]
     top = max((c.number for c in seen), default=0)
     for i in range(d.replicas - len(keep)):
         number = top + 1 + i
@@ -226,10 +229,13 @@ def _decide(d: DesiredService, observed: Observed, project: str, policy: str) ->
     return out
 
 
-def _decide_one(d: DesiredService, c: ObservedContainer, policy: str) -> _Decision:
+def _decide_one(d: DesiredService, c: ObservedContainer, policy: str,
+                stopped: Mapping[str, str] | None = None) -> _Decision:
     why = needs_recreate(d, c, policy=policy)
     if why is not None:
         return _Decision("recreate", c.name, c.number, why, c)
+    if stopped and c.id in stopped:
+        return _Decision("start", c.name, c.number, Reason("network recreated", stopped[c.id]), c)
     if not c.running:
         return _Decision("start", c.name, c.number, Reason("not running", c.state), c)
     return _Decision("keep", c.name, c.number, Reason("up to date"), c)
@@ -282,7 +288,7 @@ class _UpBuilder:
         waits = self._wait_ids(d) if moving else ()
         for dec in self.decisions[name]:
             if dec.kind in ("create", "recreate", "start"):
-                needs = ((created[dec.name],) if dec.name in created else ()) + waits
+                needs = ((created[dec.name],) if dec.name in created else self.infra_needs.get(name, ())) + waits
                 why = dec.reason if dec.kind == "start" else Reason("created")
                 act = Action("start_container", dec.name, why, name, dec.number, needs)
                 self.actions.append(act)
@@ -340,7 +346,7 @@ def _plan_infra(doc: Mapping[str, Any], observed: Observed, project: str, chosen
         svc = doc["services"][name]
         ids = []
         for key, kind, cfg in _resources_of(doc, svc, project):
-            act = _infra_action(key, kind, cfg, observed, warnings)
+            act = _infra_action(key, kind, cfg, observed, warnings, doc=doc, chosen=chosen)
             if act is not None:
                 actions.setdefault(act.id, act)
                 ids.append(act.id)
@@ -362,13 +368,15 @@ def _resources_of(doc: Mapping[str, Any], svc: Mapping[str, Any], project: str):
 
 
 def _infra_action(key: str, kind: str, cfg: Mapping[str, Any], observed: Observed,
-                  warnings: list[str]) -> Action | None:
+                  warnings: list[str], *, doc: Mapping[str, Any], chosen: list[str]) -> Action | None:
     name = cfg["name"]
     exists = observed.network_exists(name) if kind == "network" else observed.volume_exists(name)
     if cfg.get("external"):
         if not exists:
             raise PlanError(f'{kind} "{name}" declared as external, but could not be found')
         return None
+    if exists and kind == "network":
+        return recreate_network_action(key, cfg, observed, doc=doc, chosen=chosen)
     if exists:
         _check_drift(kind, name, cfg, observed, warnings)
         return None

@@ -169,12 +169,13 @@ def test_needs_recreate(seen, policy, expected) -> None:
     assert (reason.code if reason else None) == expected
 
 
-def test_network_changed_in_the_file_is_reported_not_silently_reused() -> None:
+def test_network_changed_in_the_file_is_recreated_not_silently_reused() -> None:
     driver = _healthy_driver()
     _apply(web_db(), driver)
     assert _plan(web_db(), driver).warnings == ()
     changed = web_db()
     changed["networks"]["default"]["driver_opts"] = {"com.docker.network.bridge.enable_icc": "false"}
-    warnings = _plan(changed, driver).warnings
-    expected = 'network "p_default" exists but does not match the compose file; run `down` to recreate it'
-    assert warnings == (expected,)
+    plan = _plan(changed, driver)
+    assert plan.warnings == ()
+    assert [(a.kind, a.target, a.reason.code) for a in plan.of_kind("recreate_network")] == [
+        ("recreate_network", "p_default", "config changed")]
