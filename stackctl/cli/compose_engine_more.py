@@ -97,7 +97,8 @@ def _containers(args: argparse.Namespace, *, all: bool = True) -> tuple[Any, Any
     ce = _engine()
     tgt = ce.target(args)
     if tgt.project is not None:
-        unknown = [s for s in getattr(args, "services", ()) or () if s not in tgt.project.services]
+        named = [*(getattr(args, "services", ()) or ()), *([args.service] if getattr(args, "service", None) else [])]
+        unknown = [s for s in named if s not in tgt.project.services]
         if unknown:
             raise UsageError(f"no such service: {', '.join(unknown)}")
     engine = ce.driver(args)
