@@ -110,11 +110,10 @@ def run_ps(args: argparse.Namespace) -> int:
     from stackctl.compose import views
 
     tgt, _, found = _containers(args)
-    if args.list_services:
-        names = list(tgt.project.services) if tgt.project else sorted({c.service for c in found})
-        print("\n".join(n for n in names if not args.services or n in args.services))
-        return 0
     rows = views.ps_rows(found, all=args.all, services=tuple(args.services))
+    if args.list_services:  # as docker compose: the services of the listed (running, or -a) containers
+        print("\n".join(dict.fromkeys(c.service for c in rows)))
+        return 0
     if args.quiet:
         print("\n".join(c.id for c in rows))
     elif args.format == "json":

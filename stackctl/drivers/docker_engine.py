@@ -295,7 +295,8 @@ class DockerEngine:
     def logs(self, ref: str, *, follow: bool = False, tail: str = "all",
              timestamps: bool = False, since: str | None = None) -> Iterator[bytes]:
         with self._t(f"logs {ref}"):
-            stream = self.api.logs(ref, stream=True, follow=follow, tail=tail if tail != "all" else "all",
+            # the SDK sends only an int tail (a string such as "2" silently becomes "all")
+            stream = self.api.logs(ref, stream=True, follow=follow, tail=int(tail) if str(tail).isdigit() else "all",
                                    timestamps=timestamps, since=since)
         try:
             yield from stream
