@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stackctl.errors import UsageError
@@ -192,7 +192,7 @@ def run_exec(args: argparse.Namespace) -> int:
         raise UsageError(f"service {args.service!r} has no running container #{args.index}")
     if not args.cmd:
         raise UsageError("exec needs a command")
-    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in args.env)
+    env = env_flags(args.env, os.environ)
     cid = match[0].id
     if args.detach:
         return int(engine.exec(cid, list(args.cmd), user=args.user, workdir=args.workdir, env=env, detach=True))
@@ -200,6 +200,19 @@ def run_exec(args: argparse.Namespace) -> int:
     tty = not args.no_tty and stdin_fd is not None and os.isatty(stdin_fd) and sys.stdout.isatty()
     return int(engine.exec_attached(cid, list(args.cmd), tty=tty, user=args.user, workdir=args.workdir,
                                     env=env, stdin_fd=stdin_fd))
+
+
+def env_flags(values: list[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """`-e NAME=value` sets; `-e NAME` passes this process's value, or nothing when it is unset (as
+    docker compose does; it never becomes an empty string)."""
+    out: dict[str, str] = {}
+    for item in values:
+        name, eq, value = item.partition("=")
+        if eq:
+            out[name] = value
+        elif name in environ:
+            out[name] = environ[name]
+    return out
 
 
 def _stdin_fd() -> int | None:

@@ -25,7 +25,12 @@ def register(verbs: argparse._SubParsersAction, common: Callable[..., Any]) -> N
 
 
 def run_run(args: argparse.Namespace) -> int:
+    import os
+    import secrets
+    import sys
+
     from stackctl.cli import compose_engine as ce
+    from stackctl.cli.compose_engine_more import _stdin_fd, env_flags
     from stackctl.compose.oneoff import RunRequest, run_oneoff
     from stackctl.compose.up import UpRequest, prepare_resources, up
     from stackctl.errors import UsageError
@@ -40,16 +45,10 @@ def run_run(args: argparse.Namespace) -> int:
         up(engine, project, UpRequest(options=UpOptions(services=deps, ignore_orphans=True), limit=ce.limit()),
            reporter=ce.reporter(args))
     image = prepare_resources(engine, project, args.service, reporter=ce.reporter(args))
-    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in args.env)
+    env = env_flags(args.env, os.environ)
     request = RunRequest(service=args.service, command=tuple(args.cmd), env=env, user=args.user,
                          workdir=args.workdir, entrypoint=args.entrypoint, name=args.name, remove=args.rm,
                          detach=args.detach, service_ports=args.service_ports)
-    import os
-    import secrets
-    import sys
-
-    from stackctl.cli.compose_engine_more import _stdin_fd
-
     stdin_fd = _stdin_fd()
     tty = not args.no_tty and stdin_fd is not None and os.isatty(stdin_fd) and sys.stdout.isatty()
     return run_oneoff(engine, project, request, slug=secrets.token_hex(32), image_id=image, stdin_fd=stdin_fd,
