@@ -155,7 +155,7 @@ def run_stop_like(args: argparse.Namespace) -> int:
     tgt = ce.target(args)
     engine = ce.driver(args)
     kind = args.kind
-    if kind == "remove_container" and (args.stop or args.force):
+    if kind == "remove_container" and args.stop:  # -f only skips docker compose's question; -s stops first
         stop_like(engine, tgt, "stop_container", services=tuple(args.services), limit=ce.limit(),
                   reporter=ce.reporter(args), dry_run=args.dry_run)
     plan = stop_like(engine, tgt, kind, services=tuple(args.services), timeout=getattr(args, "timeout", None),
@@ -163,6 +163,8 @@ def run_stop_like(args: argparse.Namespace) -> int:
                      dry_run=args.dry_run, limit=ce.limit(), reporter=None if args.dry_run else ce.reporter(args))
     if args.dry_run:
         ce.print_plan(plan)
+    elif kind == "remove_container" and not plan.actions:
+        print("No stopped containers", file=sys.stderr)
     return 0
 
 
