@@ -194,6 +194,9 @@ def up_request(args: argparse.Namespace, *, scale: dict[str, int] | None = None)
 
 
 def run_up(args: argparse.Namespace) -> int:
+    import time
+
+    began = time.time()  # attached `up` shows what containers print from now on, not older runs' output
     project = load(args, tuple(args.services))
     engine = driver(args)
     result = up_with_balancer(engine, project, up_request(args), args=args)
@@ -207,10 +210,10 @@ def run_up(args: argparse.Namespace) -> int:
     detached = args.verb_name == "create" or args.detach or args.wait or getattr(args, "no_start", False)
     if detached:
         return 0
-    return attach(engine, project, args)
+    return attach(engine, project, args, since=began)
 
 
-def attach(engine: Any, project: Any, args: argparse.Namespace) -> int:
+def attach(engine: Any, project: Any, args: argparse.Namespace, *, since: float | None = None) -> int:
     """`up` without -d: stream every service's logs until Ctrl-C, then stop the containers."""
     from stackctl.compose.control import Target, stop_like
     from stackctl.compose.logs import stream_logs
@@ -226,13 +229,31 @@ def attach(engine: Any, project: Any, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops the project like Ctrl-C
     try:
+        local = str(getattr(engine, "host", "")).startswith("unix://")  # the same clock as the engine's
         stream_logs(engine, containers, follow=True, tail="all", colour=sys.stdout.isatty() and not args.no_color,
-                    no_prefix=args.no_log_prefix)
+                    no_prefix=args.no_log_prefix, since=f"{since:.6f}" if since and local else None)
     except KeyboardInterrupt:
+        services = _attached_services(project, args)
         print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
-        stop_like(engine, Target(project.name, project), "stop_container", timeout=args.timeout,
-                  limit=limit(), reporter=reporter(args))
+        try:
+            stop_like(engine, Target(project.name, project), "stop_container", services=services,
+                      timeout=args.timeout, limit=limit(), reporter=reporter(args))
+        except KeyboardInterrupt:
+            stop_like(engine, Target(project.name, project), "kill_container", services=services, limit=limit(),
+                      reporter=reporter(args))
+        return 130  # as docker compose: interrupted
     return 0
+
+
+def _attached_services(project: Any, args: argparse.Namespace) -> tuple[str, ...]:
+    """What an interrupted `up SERVICE…` stops: those services and (unless --no-deps) their
+    dependencies, as docker compose does; every service when none was named."""
+    if not args.services:
+        return ()
+    from stackctl.compose.up import chosen_services
+    from stackctl.plan.diff import UpOptions
+
+    return tuple(chosen_services(project, UpOptions(services=tuple(args.services), no_deps=args.no_deps)))
 
 
 def run_down(args: argparse.Namespace) -> int:

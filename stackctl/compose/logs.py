@@ -30,15 +30,16 @@ def prefixer(containers: Sequence[ObservedContainer], *, colour: bool, no_prefix
 
 def stream_logs(driver: Driver, containers: Sequence[ObservedContainer], *, follow: bool = False,
                 tail: str = "all", timestamps: bool = False, out: TextIO | None = None, colour: bool = False,
-                no_prefix: bool = False) -> None:
-    """Print the logs of every container, one thread per container, whole lines only."""
+                no_prefix: bool = False, since: str | None = None) -> None:
+    """Print the logs of every container, one thread per container, whole lines only (``since``: a
+    UNIX time, only what was written from then on)."""
     out = out or sys.stdout
     lock = threading.Lock()
     prefix = prefixer(containers, colour=colour, no_prefix=no_prefix)
 
     def pump(c: ObservedContainer) -> None:
         pending = b""
-        for chunk in driver.logs(c.id, follow=follow, tail=tail, timestamps=timestamps):
+        for chunk in driver.logs(c.id, follow=follow, tail=tail, timestamps=timestamps, since=since):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             _emit(out, lock, prefix(c), lines)

@@ -297,7 +297,7 @@ class DockerEngine:
         with self._t(f"logs {ref}"):
             # the SDK sends only an int tail (a string such as "2" silently becomes "all")
             stream = self.api.logs(ref, stream=True, follow=follow, tail=int(tail) if str(tail).isdigit() else "all",
-                                   timestamps=timestamps, since=since)
+                                   timestamps=timestamps, since=float(since) if since else None)
         try:
             yield from stream
         except Exception as exc:

@@ -46,7 +46,7 @@ def test_attached_up_streams_prefixed_logs_and_stops_on_interrupt(run, tmp_path,
         first = proc.stdout.readline()
         assert first.strip() == "api-1 | api says hi"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=60) == 130  # as docker compose after Ctrl-C
     finally:
         proc.kill()
     state = by_name(project_name)[f"{project_name}-api-1"]["State"]
