@@ -67,16 +67,27 @@ class Applier:
         """As docker compose: stop the attached containers (dependents first), disconnect them, remove
         the network, create it with the file's settings, reconnect them (with their service's aliases
         and addresses); the plan starts them again, except those of services outside this `up`."""
-        for group in action.params["stop"]:
+        others = await self._call(self._unplanned_on, action)  # e.g. of services left out of this `up`
+        running = [c["id"] for c in others if c["running"] and not c["oneoff"]]
+        for group in [*action.params["stop"], running]:
             await asyncio.gather(*(self._call(self.driver.stop_container, cid, timeout=self.timeout)
                                    for cid in group))
-        attached = action.params["attached"]
+        attached = [*action.params["attached"], *others]
         await asyncio.gather(*(self._call(self.driver.disconnect_network, action.target, c["id"]) for c in attached))
         await self._call(self.driver.remove_network, action.target)
         await self._create_network(action)
         for c in attached:
             await self._call(self.driver.connect_network, action.target, c["id"], self._endpoint(action.target, c))
-        await asyncio.gather(*(self._call(self.driver.start_container, cid) for cid in action.params["restart"]))
+        await asyncio.gather(*(self._call(self.driver.start_container, cid)
+                               for cid in [*action.params["restart"], *running]))
+
+    def _unplanned_on(self, action: Action) -> list[dict[str, Any]]:
+        """The project's containers on the network that the plan did not see (filtered out, or new)."""
+        known = {c["id"] for c in action.params["attached"]}
+        return [{"id": c.id, "name": c.name, "service": c.service, "number": c.number, "oneoff": c.oneoff,
+                 "running": c.running}
+                for c in self.driver.observe(self.ctx.name).containers
+                if action.target in c.networks and c.id not in known]
 
     def _endpoint(self, network: str, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The endpoint a service's container gets on ``network`` when it is created; None for one-off

@@ -14,7 +14,9 @@ class Project:
     name: str
     doc: Mapping[str, Any]
     ctx: ProjectContext
-    disabled: frozenset[str] = field(default_factory=frozenset)  # profile-disabled services: not orphans
+    # services of the file left out by profiles or because others were named: their containers are
+    # neither planned nor orphans
+    disabled: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def services(self) -> Mapping[str, Mapping[str, Any]]:
@@ -53,4 +55,5 @@ def from_loaded(loaded: Any, *, env_files: tuple[str, ...] = ()) -> Project:
     doc.setdefault("name", loaded.name)
     return from_document(doc, working_dir=loaded.working_dir, files=tuple(loaded.files),
                          environment_file=",".join(env_files) or None,
-                         disabled=frozenset(getattr(loaded, "disabled", {}) or {}))
+                         disabled=frozenset(getattr(loaded, "disabled", {}) or {})
+                         | frozenset(getattr(loaded, "unselected", ()) or ()))

@@ -71,6 +71,7 @@ class LoadedProject:
     warnings: list[str]
     profiles: tuple[str, ...] = ()
     disabled: dict[str, Any] = field(default_factory=dict)
+    unselected: tuple[str, ...] = ()  # enabled services left out because others were named
 
 
 def load_project(options: ProjectOptions) -> LoadedProject:
@@ -94,7 +95,8 @@ def load_project(options: ProjectOptions) -> LoadedProject:
     return LoadedProject(name=setup.name, working_dir=setup.working_dir,
                          files=tuple(s.name for s in setup.sources), document=document,
                          environment=setup.environment, warnings=_unique(warnings), profiles=split.profiles,
-                         disabled=split.disabled)
+                         disabled=split.disabled,
+                         unselected=tuple(n for n in split.enabled if n not in (document.get("services") or {})))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from stackctl.drivers.fake import FakeDriver
 from stackctl.execute import execute, raise_for
 from stackctl.plan.diff import UpOptions, plan_up
 from stackctl.plan.hashing import network_hash
+from stackctl.plan.observed import Observed
 from tests.unit.plan._docs import BUSYBOX, doc, service
 
 IMAGE_ID = "sha256:" + "3" * 64
@@ -95,3 +96,20 @@ def test_a_stopped_container_on_the_network_is_reconnected_and_stays_stopped_wit
     web = next(c for c in driver.containers.values() if c.name == "p-web-1")
     db = next(c for c in driver.containers.values() if c.name == "p-db-1")
     assert not web.running and not db.running and "p_front" in web.networks
+
+
+def test_containers_the_plan_did_not_see_are_also_moved_to_the_new_network_and_kept_running() -> None:
+    """`up -d db` leaves web out of the loaded project: its container must not block the removal."""
+    driver = deployed()
+    web_id = next(c.id for c in driver.containers.values() if c.name == "p-web-1")
+    seen = driver.observe("p")
+    hidden = Observed(seen.project, tuple(c for c in seen.containers if c.service != "web"), seen.networks,
+                      seen.volumes, seen.engine_networks, seen.engine_volumes)
+    document = stack(icc="false")
+    the_plan = plan_up(document, hidden, project="p", image_ids={s: IMAGE_ID for s in document["services"]},
+                       options=UpOptions(services=("db",)))
+    applier = Applier(driver, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
+    raise_for(asyncio.run(execute(the_plan.actions, applier.run)), the_plan.by_id())
+    assert ("disconnect", f"{web_id}@p_front") in driver.calls and ("connect", f"{web_id}@p_front") in driver.calls
+    assert driver.calls.index(("stop", "p-web-1")) < driver.calls.index(("remove_network", "p_front"))
+    assert all(c.running for c in driver.containers.values())
