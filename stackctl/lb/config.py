@@ -21,6 +21,8 @@ The format (durations are numbers of seconds or strings like ``500ms``, ``2s``, 
         connect_timeout: 2s
         idle_timeout: 5m             # tcp: close a connection silent both ways; udp: flow idle time
         drain_timeout: 30s           # how long a removed backend's connections may finish
+        engine: auto                 # tcp data path: native (C, stackctl.lb._relay), asyncio, or auto
+                                     # (native when the extension is built, else asyncio)
 
 :func:`dump` turns a :class:`Config` back into the same document, so ``parse(dump(c)) == c``.
 """
@@ -36,6 +38,7 @@ from stackctl.errors import Problem, SpecError
 
 PROTOCOLS = ("tcp", "udp")
 PROXY_PROTOCOLS = ("none", "v1", "v2")
+ENGINES = ("auto", "native", "asyncio")
 DOCKER_HEALTH = ("healthy", "unhealthy", "starting")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -83,6 +86,7 @@ class Listener:
     connect_timeout: float = 2.0
     idle_timeout: float = 300.0
     drain_timeout: float = 30.0
+    engine: str = "auto"
 
     def with_backends(self, backends: list[BackendSpec] | tuple[BackendSpec, ...]) -> Listener:
         return replace(self, backends=tuple(backends))
@@ -104,6 +108,7 @@ class _Problems:
     def __init__(self, file: str) -> None:
         self.file = file
         self.items: list[Problem] = []
+        self.native_built: bool | None = None
 
     def add(self, path: str, message: str) -> None:
         self.items.append(Problem(self.file, path, message))
@@ -161,9 +166,20 @@ def os_reason(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
-def parse(doc: Any, *, file: str = "lb.yaml") -> Config:
-    """Validate a loaded ``lb.yaml`` document and build the :class:`Config`; all problems at once."""
+def native_engine_built() -> bool:
+    """Whether the native engine's extension module was built (found, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("stackctl.lb._relay") is not None
+
+
+def parse(doc: Any, *, file: str = "lb.yaml", native_built: bool | None = None) -> Config:
+    """Validate a loaded ``lb.yaml`` document and build the :class:`Config`; all problems at once.
+
+    ``native_built`` says whether ``engine: native`` can run (looked up when None).
+    """
     problems = _Problems(file)
+    problems.native_built = native_built
     if not isinstance(doc, dict):
         raise SpecError(Problem(file, "", "expected a mapping with a `listeners` key"))
     unknown = sorted(set(doc) - {"listeners", "metrics", "admin"})
@@ -218,7 +234,7 @@ def _listeners(value: Any, problems: _Problems) -> list[Listener]:
 
 
 _LISTENER_KEYS = {"bind", "protocol", "backends", "health", "proxy_protocol", "max_connections",
-                  "connect_timeout", "idle_timeout", "drain_timeout"}
+                  "connect_timeout", "idle_timeout", "drain_timeout", "engine"}
 
 
 def _listener(name: str, body: Any, path: str, problems: _Problems) -> Listener | None:
@@ -238,11 +254,12 @@ def _listener(name: str, body: Any, path: str, problems: _Problems) -> Listener 
                for key, default in (("connect_timeout", 2.0), ("idle_timeout", 300.0), ("drain_timeout", 30.0))}
     max_conn = _positive_int(body.get("max_connections", 10_000), f"{path}.max_connections", problems)
     health = _health(body.get("health", {}), f"{path}.health", problems)
+    engine = _engine(body.get("engine", "auto"), protocol, f"{path}.engine", problems)
     backends = _backends(body.get("backends", []), f"{path}.backends", problems)
     if len(problems.items) != before or bind is None:
         return None
     return Listener(name=name, bind=bind, backends=tuple(backends), protocol=protocol, health=health,
-                    proxy_protocol=proxy, max_connections=max_conn, **options)
+                    proxy_protocol=proxy, max_connections=max_conn, engine=engine, **options)
 
 
 def _bind(value: Any, path: str, problems: _Problems) -> Address | None:
@@ -272,6 +289,21 @@ def _duration(body: dict[str, Any], key: str, path: str, problems: _Problems, de
     if seconds <= 0:
         problems.add(f"{path}.{key}", "must be greater than zero")
     return seconds
+
+
+def _engine(value: Any, protocol: str, path: str, problems: _Problems) -> str:
+    engine = _choice(value, ENGINES, path, problems)
+    if engine != "native":
+        return engine
+    if protocol == "udp":
+        problems.add(path, "the native engine is for tcp listeners only")
+        return "auto"
+    if problems.native_built is None:
+        problems.native_built = native_engine_built()
+    if not problems.native_built:
+        problems.add(path, "the native engine is not built here (stackctl.lb._relay; reinstall with a "
+                           "C compiler and the Python headers) - use engine: asyncio or auto")
+    return engine
 
 
 def _positive_int(value: Any, path: str, problems: _Problems) -> int:
@@ -359,4 +391,5 @@ def _dump_listener(listener: Listener) -> dict[str, Any]:
         "connect_timeout": listener.connect_timeout,
         "idle_timeout": listener.idle_timeout,
         "drain_timeout": listener.drain_timeout,
+        "engine": listener.engine,
     }

@@ -16,13 +16,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stackctl.lb import admin, health, metrics
+from stackctl.errors import LoadBalancerError
+from stackctl.lb import admin, health, metrics, native
 from stackctl.lb.config import Config, Listener
+from stackctl.lb.native import NativeListener
 from stackctl.lb.pool import Pool
 from stackctl.lb.proxy import TcpListener
 from stackctl.lb.udp import UdpListener
 
-AnyListener = TcpListener | UdpListener
+AnyListener = TcpListener | NativeListener | UdpListener
+
+
+def engine_of(config: Listener) -> str:
+    """The data path a TCP listener runs: ``native`` (C relay) or ``asyncio``; ``auto`` prefers native."""
+    if config.engine == "native" and not native.available():
+        raise LoadBalancerError(f"listener {config.name}: engine native: the native engine is not built here")
+    if config.engine == "asyncio" or not native.available():
+        return "asyncio"
+    return "native"
+
+
+def tcp_listener(config: Listener, pool: Pool, *, reuse_port: bool = False) -> TcpListener | NativeListener:
+    """A TCP listener on the engine the config asks for (not started)."""
+    if engine_of(config) == "native":
+        return NativeListener(config, pool, reuse_port=reuse_port)
+    return TcpListener(config, pool, reuse_port=reuse_port)
 
 
 class Balancer:
@@ -53,7 +71,7 @@ class Balancer:
         rise, fall = (config.health.rise, config.health.fall) if config.health else (2, 1)
         pool = Pool.of(config.backends, rise=rise, fall=fall)
         listener: AnyListener = (UdpListener(config, pool) if config.protocol == "udp"
-                                 else TcpListener(config, pool, reuse_port=self.reuse_port))
+                                 else tcp_listener(config, pool, reuse_port=self.reuse_port))
         await listener.start()
         self.listeners[config.name] = listener
         self.checkers[config.name] = asyncio.get_running_loop().create_task(health.run_checks(listener))
@@ -71,7 +89,7 @@ class Balancer:
             self._metrics = await metrics.serve(config.metrics, self.stats)
 
     def stats(self) -> list[dict[str, Any]]:
-        return [listener.stats() for listener in self.listeners.values()]
+        return [{"engine": "asyncio", **listener.stats()} for listener in self.listeners.values()]
 
     async def shutdown(self) -> None:
         """Stop accepting everywhere, let sessions finish up to the longest drain timeout, close."""
@@ -86,7 +104,9 @@ class Balancer:
 
 
 def _same_socket(current: Listener, wanted: Listener | None) -> bool:
-    return wanted is not None and (current.bind, current.protocol) == (wanted.bind, wanted.protocol)
+    if wanted is None or (current.bind, current.protocol) != (wanted.bind, wanted.protocol):
+        return False
+    return current.protocol == "udp" or engine_of(current) == engine_of(wanted)
 
 
 async def serve(load: Callable[[], Config], *, admin_path: Path | None, pidfile: Path | None = None,

@@ -18,8 +18,12 @@ from pathlib import Path
 
 from stackctl.lb import proxyproto
 from stackctl.lb.config import Address, BackendSpec, HealthCheck, Listener
+from stackctl.lb.native import NativeListener
 from stackctl.lb.pool import Pool
 from stackctl.lb.proxy import TcpListener
+from stackctl.lb.server import tcp_listener
+
+ENGINE = {"name": "auto"}  # the engine listener() asks for; the proxy tests run each one
 
 
 async def line_backend(name: str) -> tuple[asyncio.AbstractServer, int]:
@@ -71,17 +75,18 @@ async def proxy_header_backend() -> tuple[asyncio.AbstractServer, int]:
 
 def listener(ports: list[int], **options: object) -> Listener:
     options.setdefault("health", HealthCheck(interval=0.2, timeout=0.5, rise=1, fall=1))
+    options.setdefault("engine", ENGINE["name"])
     return Listener(name="t", bind=Address("127.0.0.1", 0),
                     backends=tuple(BackendSpec(Address("127.0.0.1", p)) for p in ports), **options)  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager
-async def balancer(config: Listener) -> AsyncIterator[TcpListener]:
+async def balancer(config: Listener) -> AsyncIterator[TcpListener | NativeListener]:
     """A running TCP listener (port 0) with its active health checks."""
     from stackctl.lb import health
 
     rise, fall = (config.health.rise, config.health.fall) if config.health else (2, 1)
-    lst = TcpListener(config, Pool.of(config.backends, rise=rise, fall=fall))
+    lst = tcp_listener(config, Pool.of(config.backends, rise=rise, fall=fall))
     await lst.start()
     checks = asyncio.get_running_loop().create_task(health.run_checks(lst))
     try:
