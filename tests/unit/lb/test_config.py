@@ -100,3 +100,21 @@ def test_dump_reads_back_into_the_same_config() -> None:
                 "proxy_protocol": "v1", "health": {"interval": "500ms", "rise": 3}},
         "dns": {"bind": 53, "protocol": "udp", "health": False}}})
     assert parse(config.dump(cfg)) == cfg
+
+
+def test_the_engine_option_and_an_unbuilt_native_engine_named_by_its_key_path() -> None:
+    doc = {"listeners": {"web": {"bind": 80, "engine": "native"}, "api": {"bind": 81, "engine": "asyncio"},
+                         "any": {"bind": 82}}}
+    web, api, default = config.parse(doc, file="lb.yaml", native_built=True).listeners
+    assert (web.engine, api.engine, default.engine) == ("native", "asyncio", "auto")
+    with pytest.raises(SpecError) as info:
+        config.parse(doc, file="lb.yaml", native_built=False)
+    assert info.value.lines() == [
+        ("lb.yaml: listeners.web.engine: the native engine is not built here (stackctl.lb._relay; reinstall "
+         "with a C compiler and the Python headers) - use engine: asyncio or auto")]
+    assert problems({"listeners": {"dns": {"bind": 53, "protocol": "udp", "engine": "native"},
+                                   "web": {"bind": 80, "engine": "fast"}}}) == [
+        "lb.yaml: listeners.dns.engine: the native engine is for tcp listeners only",
+        "lb.yaml: listeners.web.engine: expected one of auto, native, asyncio, got 'fast'"]
+    cfg = config.parse(doc, file="lb.yaml", native_built=True)
+    assert config.parse(config.dump(cfg), file="lb.yaml", native_built=True) == cfg
