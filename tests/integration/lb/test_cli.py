@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from stackctl.lb import native
 from tests.integration.lb.servers import backend_process, free_port
 
 
@@ -78,6 +80,8 @@ def test_serve_stats_metrics_and_a_graceful_sigterm(tmp_path: Path, cli) -> None
             rows = [line.split() for line in stats.stdout.splitlines()]
             assert rows[1][:4] == ["web", f"127.0.0.1:{port}/tcp", "4", "0"]
             assert rows[2][:3] == [f"127.0.0.1:{a}", "up", "2"] and rows[3][:3] == [f"127.0.0.1:{b}", "up", "2"]
+            listed = json.loads(cli("lb", "stats", "-c", str(config), "--json").stdout)
+            assert listed[0]["engine"] == ("native" if native.available() else "asyncio")  # auto prefers native
             text = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5).read().decode()
             assert 'stackctl_lb_listener_connections_total{listener="web",protocol="tcp"} 4' in text
 
