@@ -8,13 +8,16 @@ noise of a shared machine hits every target alike.
 Prints, per target: keep-alive req/s, new-connection req/s (`Connection: close`), p99 latency
 (wrk -c32 and a lone connection -c1) and the p99 added over direct; then the RSS of each balancer
 holding 10,000 idle connections; then the ratios ours/HAProxy against the goals of issue 4.
-Run: .venv/bin/python bench/lb.py [--rounds 3] [--duration 5] [--idle 10000] [--workers 2]
+`stackctl` runs the engine `lb serve` picks by default (native when the extension is built; the
+engine it reports is printed); `--asyncio` adds the asyncio engine as a fourth target.
+Run: .venv/bin/python bench/lb.py [--rounds 3] [--duration 5] [--idle 10000] [--workers 2] [--asyncio]
 Needs: haproxy, nginx (nginx-light), wrk (Debian packages; scripts/bootstrap.sh installs them).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import re
@@ -68,6 +71,7 @@ LB = """listeners:
     backends: [{backends}]
     max_connections: {maxconn}
     idle_timeout: 300s
+    engine: {engine}
 """
 
 
@@ -151,7 +155,7 @@ def hold_idle(port: int, count: int, pid: int) -> float:
 class Fleet:
     """nginx, HAProxy and stackctl's balancer, started in a temporary directory."""
 
-    def __init__(self, workdir: pathlib.Path, *, maxconn: int, workers: int) -> None:
+    def __init__(self, workdir: pathlib.Path, *, maxconn: int, workers: int, asyncio: bool = False) -> None:
         self.dir = workdir
         self.maxconn = maxconn
         self.workers = workers
@@ -159,6 +163,8 @@ class Fleet:
         self.multi: list[subprocess.Popen[bytes]] = []
         self.backends = [free_port() for _ in range(3)]
         self.haproxy_port, self.lb_port = free_port(), free_port()
+        self.asyncio_port = free_port() if asyncio else 0
+        self.asyncio_lb: subprocess.Popen[bytes] | None = None
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
@@ -171,15 +177,29 @@ class Fleet:
                                                                maxconn=self.maxconn))
         self.haproxy = self._spawn(["haproxy", "-db", "-f", str(d / "haproxy.cfg")])
         backends = ", ".join(f"127.0.0.1:{p}" for p in self.backends)
-        (d / "lb.yaml").write_text(LB.format(port=self.lb_port, backends=backends, maxconn=self.maxconn))
+        (d / "lb.yaml").write_text(LB.format(port=self.lb_port, backends=backends, maxconn=self.maxconn,
+                                             engine="auto"))
         self.lb = self._spawn([*stackctl_cmd(), "lb", "serve", "-c", str(d / "lb.yaml"),
                                "--admin", str(d / "admin.sock")])
+        if self.asyncio_port:
+            (d / "asyncio.yaml").write_text(LB.format(port=self.asyncio_port, backends=backends,
+                                                      maxconn=self.maxconn, engine="asyncio"))
+            self.asyncio_lb = self._spawn([*stackctl_cmd(), "lb", "serve", "-c", str(d / "asyncio.yaml"),
+                                           "--admin", str(d / "asyncio.sock")])
         if self.workers > 1:  # N processes sharing one port through SO_REUSEPORT
-            (d / "multi.yaml").write_text(LB.format(port=self.multi_port, backends=backends, maxconn=self.maxconn))
+            (d / "multi.yaml").write_text(LB.format(port=self.multi_port, backends=backends, maxconn=self.maxconn,
+                                                    engine="auto"))
             self.multi = [self._spawn([*stackctl_cmd(), "lb", "serve", "-c", str(d / "multi.yaml"), "--reuse-port",
                                        "--admin", str(d / f"multi{i}.sock")]) for i in range(self.workers)]
-        for port in [*self.backends, self.haproxy_port, self.lb_port] + ([self.multi_port] if self.multi else []):
+        for port in [*self.backends, self.haproxy_port, self.lb_port] + ([self.multi_port] if self.multi else []) + (
+                [self.asyncio_port] if self.asyncio_port else []):
             wait_port(port)
+
+    def engine(self) -> str:
+        """The engine `stackctl lb serve` reports for the main target's listener."""
+        out = subprocess.run([*stackctl_cmd(), "lb", "stats", "--admin", str(self.dir / "admin.sock"), "--json"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        return str(json.loads(out)[0].get("engine", "asyncio"))
 
     def _spawn(self, cmd: list[str]) -> subprocess.Popen[bytes]:
         with open(self.dir / f"{pathlib.Path(cmd[0]).name}.log", "ab") as log:
@@ -200,6 +220,9 @@ class Fleet:
 def measure(fleet: Fleet, *, rounds: int, duration: float) -> dict[str, dict[str, float]]:
     targets = {"direct": fleet.backends[0], "haproxy": fleet.haproxy_port, "stackctl": fleet.lb_port}
     pids: dict[str, list[int]] = {"direct": [], "haproxy": [fleet.haproxy.pid], "stackctl": [fleet.lb.pid]}
+    if fleet.asyncio_lb is not None:
+        targets["asyncio"] = fleet.asyncio_port
+        pids["asyncio"] = [fleet.asyncio_lb.pid]
     if fleet.multi:
         targets[f"ours x{fleet.workers}"] = fleet.multi_port
         pids[f"ours x{fleet.workers}"] = [p.pid for p in fleet.multi]
@@ -243,6 +266,11 @@ def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle:
           f"{theirs['cpu_ka'] / ours['cpu_ka']:4.2f}, new connection {theirs['cpu_nc'] / ours['cpu_nc']:4.2f}")
     if "stackctl" in rss:
         print(f"  idle RSS {rss['stackctl']:.1f} MB  (<= 150 MB)")
+    if "asyncio" in res:
+        print(f"  asyncio engine/HAProxy: keep-alive {res['asyncio']['keepalive'] / theirs['keepalive']:4.2f}, "
+              f"new connection {res['asyncio']['newconn'] / theirs['newconn']:4.2f}; native/asyncio: keep-alive "
+              f"{ours['keepalive'] / res['asyncio']['keepalive']:4.2f}, new connection "
+              f"{ours['newconn'] / res['asyncio']['newconn']:4.2f}")
     multi = next((n for n in res if n.startswith("ours x")), None)
     if multi:
         print(f"  {multi} (SO_REUSEPORT, {multi[6:]} processes vs HAProxy's 1 thread): keep-alive "
@@ -257,6 +285,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections for the RSS test (0: skip)")
     parser.add_argument("--workers", type=int, default=0,
                         help="also measure N `lb serve --reuse-port` processes sharing one port (0: skip)")
+    parser.add_argument("--asyncio", action="store_true", help="also measure `lb serve` with `engine: asyncio`")
     args = parser.parse_args()
     for tool in ("wrk", "haproxy", "nginx"):
         if shutil.which(tool) is None:
@@ -268,18 +297,22 @@ def main() -> None:
               file=sys.stderr)
     load_before = f"{os.getloadavg()[0]:.2f}"
     with tempfile.TemporaryDirectory(prefix="stackctl-lb-bench-") as tmp:
-        fleet = Fleet(pathlib.Path(tmp), maxconn=max(idle + 50, 1000), workers=args.workers)
+        fleet = Fleet(pathlib.Path(tmp), maxconn=max(idle + 50, 1000), workers=args.workers, asyncio=args.asyncio)
         try:
             fleet.start()
+            engine = fleet.engine()
             res = measure(fleet, rounds=args.rounds, duration=args.duration)
             rss = {}
             if idle > 0:
                 rss = {"haproxy": hold_idle(fleet.haproxy_port, idle, fleet.haproxy.pid),
                        "stackctl": hold_idle(fleet.lb_port, idle, fleet.lb.pid)}
+                if fleet.asyncio_lb is not None:
+                    rss["asyncio"] = hold_idle(fleet.asyncio_port, idle, fleet.asyncio_lb.pid)
         finally:
             fleet.stop()
     print(f"load average before/after: {load_before} / {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs; "
           "other work on the machine skews req/s, the CPU-per-request figures much less)")
+    print(f"stackctl engine: {engine}")
     print_results(res, rss, idle)
 
 

@@ -15,6 +15,7 @@
 
 #define RELAY_SCRATCH (64 * 1024)          /* one read at most; the loop's shared read buffer */
 #define RELAY_PENDING_LIMIT (256 * 1024)   /* client bytes kept for a replay until the backend answers */
+#define RELAY_SMALL (16 * 1024)           /* smaller reads are held and written at the end of the batch */
 #define RELAY_MAX_EVENTS 256
 #define RELAY_ACCEPT_BATCH 64
 
@@ -54,6 +55,7 @@ typedef struct {
 
 typedef struct session {
     struct session *prev, *next;       /* the loop's live sessions, or its dead list */
+    struct session *dirty_next;        /* sessions holding small chunks until the end of the batch */
     side c, b;                         /* client and backend sockets */
     dbuf up;                           /* client -> backend; kept whole as the replay while `keep` */
     dbuf down;                         /* backend -> client */
@@ -61,6 +63,8 @@ typedef struct session {
     long *tried;                       /* ids of backends that failed for this client */
     uint16_t ntried, captried;
     uint8_t connecting, attached, answered, keep, closed;
+    uint8_t held;                      /* 1: up, 2: down holds a chunk for the end of the batch */
+    uint8_t dirty;                     /* on the dirty list */
     uint32_t be_batch;                 /* batch in which the backend socket was replaced */
     int64_t t_active, t_connect;       /* ms, monotonic */
     uint64_t nin, nout;
@@ -116,7 +120,8 @@ typedef struct relay {
     /* owned by the loop thread (or by the caller when no thread runs) */
     options opt;
     int quit, accepting;
-    session *live, *dead;
+    session *live, *dead, *dirty;
+    int deferring;                     /* handling a batch of events: small chunks are held */
     int nsessions;
     backend *backends;
     backend **rr;
