@@ -120,6 +120,7 @@ typedef struct relay {
     /* owned by the loop thread (or by the caller when no thread runs) */
     options opt;
     int quit, accepting;
+    int64_t accept_resume;             /* out of descriptors: accepting paused until then (ms) */
     session *live, *dead, *dirty;
     int deferring;                     /* handling a batch of events: small chunks are held */
     int nsessions;

@@ -318,13 +318,29 @@ static void accept_one(relay *r, int fd) {
     connect_next(r, s);
 }
 
+#define ACCEPT_PAUSE_MS 100
+
 static void do_accept(relay *r) {
-    for (int i = 0; i < RELAY_ACCEPT_BATCH && r->accepting; i++) {
+    for (int i = 0; i < RELAY_ACCEPT_BATCH && r->accepting && !r->accept_resume; i++) {
         int fd = accept4(r->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;  /* EAGAIN, or an aborted connection: the next event brings the rest */
-        accept_one(r, fd);
+        if (fd >= 0) {
+            accept_one(r, fd);
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* the socket stays readable: stop watching it for a while rather than spin */
+            epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->lfd, NULL);
+            r->accept_resume = r->now + ACCEPT_PAUSE_MS;
+        } else if (errno != EINTR && errno != ECONNABORTED) {
+            return;  /* EAGAIN: the next event brings the rest */
+        }
     }
+}
+
+static void resume_accepting(relay *r) {
+    struct epoll_event ev = {.events = EPOLLIN};
+    ev.data.u64 = TAG_LISTEN;
+    r->accept_resume = 0;
+    if (r->accepting)
+        epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->lfd, &ev);
 }
 
 /* ---------------------------------------------------------------- relaying */
@@ -620,7 +636,7 @@ void relay_command(relay *r, cmd *c) {
         close_backend_sessions(r, c->result);
         break;
     case CMD_STOP_ACCEPTING:
-        if (r->accepting)
+        if (r->accepting && !r->accept_resume)
             epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->lfd, NULL);
         r->accepting = 0;
         break;
@@ -684,7 +700,8 @@ void relay_run(relay *r) {
     r->now = now_ms();
     r->next_sweep = r->now + sweep_period(r);
     while (!r->quit) {
-        int timeout = (int)(r->next_sweep - r->now);
+        int64_t wake = r->accept_resume && r->accept_resume < r->next_sweep ? r->accept_resume : r->next_sweep;
+        int timeout = (int)(wake - r->now);
         int n = epoll_wait(r->epfd, events, RELAY_MAX_EVENTS, timeout < 0 ? 0 : timeout);
         r->now = now_ms();
         r->batch++;
@@ -700,6 +717,8 @@ void relay_run(relay *r) {
         }
         release_held(r);
         free_dead(r);
+        if (r->accept_resume && r->now >= r->accept_resume)
+            resume_accepting(r);
         if (r->now >= r->next_sweep) {
             sweep(r);
             free_dead(r);

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -80,6 +81,8 @@ def test_large_transfers_are_byte_exact_both_ways_with_half_close() -> None:
             assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
             stats = lb.stats()
             assert stats["bytes_in"] == stats["bytes_out"] == len(payload)
+            (backend,) = stats["backends"]
+            assert backend["bytes_in"] == backend["bytes_out"] == len(payload) and backend["connections"] == 1
     run(main())
 
 
@@ -289,4 +292,37 @@ def test_backends_read_the_client_address_from_the_proxy_header() -> None:
                 answer = (await asyncio.wait_for(reader.read(-1), 5)).decode()
                 writer.close()
                 assert answer == f"{('127.0.0.1', client[1])} {('127.0.0.1', lb.port)} payload"
+    run(main())
+
+
+def test_the_proxy_header_is_sent_again_to_the_next_backend_after_a_refused_one() -> None:
+    async def main() -> None:
+        _, port = await proxy_header_backend()
+        async with balancer(listener([free_port(), port], health=None, proxy_protocol="v2")) as lb:
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+            client = writer.get_extra_info("sockname")
+            writer.write(b"payload")
+            answer = (await asyncio.wait_for(reader.read(-1), 5)).decode()
+            writer.close()
+            assert answer == f"{('127.0.0.1', client[1])} {('127.0.0.1', lb.port)} payload"
+            assert lb.stats()["backends"][0]["connect_failures"] == 1
+    run(main())
+
+
+def test_a_reload_applies_new_limits_and_leaves_established_sessions_alone() -> None:
+    async def main() -> None:
+        _, port = await line_backend("a")
+        config = listener([port])
+        async with balancer(config) as lb:
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+            writer.write(b"1\n")
+            assert await reader.readline() == b"a 1\n"
+            lb.reconfigure(replace(config, max_connections=1))
+            assert await ask(lb.port) == ""  # the one allowed connection is taken
+            writer.write(b"2\n")
+            assert await reader.readline() == b"a 2\n"
+            writer.close()
+            await asyncio.sleep(0.1)
+            assert await ask(lb.port) == "a hi"
+            assert lb.stats()["rejected"] == 1
     run(main())
