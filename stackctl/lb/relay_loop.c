@@ -290,8 +290,7 @@ static void accept_one(relay *r, int fd) {
         close(fd);
         return;
     }
-    nodelay(fd);
-    s->c.fd = fd;
+    s->c.fd = fd;  /* TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones) */
     s->b.fd = -1;
     s->keep = 1;
     s->t_active = r->now;
@@ -478,13 +477,7 @@ static void pump(relay *r, session *s) {
 }
 
 static void connect_done(relay *r, session *s, uint32_t events) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(s->b.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == 0 && (events & (EPOLLERR | EPOLLHUP)))
-        err = ECONNREFUSED;
-    if (err != 0) {
+    if (events & (EPOLLERR | EPOLLHUP)) {  /* refused, unreachable, reset: writable alone means connected */
         backend_failed(r, s);
         return;
     }
