@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stackctl.compose.apply import Applier
@@ -81,6 +81,8 @@ def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str,
         if kind == "remove_container":
             plan = Plan(tuple(a for a in plan.actions
                               if not _running(observed, a.params.get("id"))), plan.warnings)
+        if kind == "restart_container":
+            plan = restart_order(plan, target.doc)
     if dry_run:
         return plan
     return run_plan(driver, target, plan, limit=limit, timeout=timeout, reporter=reporter)
@@ -95,6 +97,22 @@ def with_restart_dependents(doc: Mapping[str, Any], services: tuple[str, ...]) -
         if name not in out and any(d.restart and d.service in services for d in dependencies(svc)):
             out.append(name)
     return tuple(out)
+
+
+def restart_order(plan: Plan, doc: Mapping[str, Any] | None) -> Plan:
+    """As docker compose: a service restarts once the services it depends on with `restart: true`
+    have restarted (dependencies first, unlike stop); other services restart side by side."""
+    from stackctl.plan.diff import dependencies
+
+    services = (doc or {}).get("services") or {}
+    ids: dict[str | None, list[str]] = {}
+    for a in plan.actions:
+        ids.setdefault(a.service, []).append(a.id)
+    out = []
+    for a in plan.actions:
+        deps = [d.service for d in dependencies(services.get(a.service) or {}) if d.restart]
+        out.append(replace(a, needs=tuple(i for d in deps for i in ids.get(d, ()))))
+    return Plan(tuple(out), plan.warnings)
 
 
 def _running(observed: Observed, cid: Any) -> bool:

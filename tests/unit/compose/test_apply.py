@@ -109,4 +109,8 @@ def test_restart_of_a_dependency_restarts_dependents_that_asked_for_it() -> None
     up(document, driver)
     driver.calls.clear()
     stop_like(driver, Target("p", from_document(document)), "restart_container", services=("db",))
-    assert sorted(name for call, name in driver.calls if call == "restart") == ["p-db-1", "p-web-1"]
+    # as docker compose: the dependency first, then the dependent that asked for it
+    assert [name for call, name in driver.calls if call == "restart"] == ["p-db-1", "p-web-1"]
+    plan = stop_like(driver, Target("p", from_document(document)), "restart_container", dry_run=True)
+    assert {a.target: a.needs for a in plan.actions} == {"p-db-1": (), "p-cron-1": (),
+                                                         "p-web-1": ("restart_container:p-db-1",)}
