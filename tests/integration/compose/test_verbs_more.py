@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.integration.compose.conftest import by_name
+from tests.integration.compose.conftest import by_name, ts
 
 pytestmark = pytest.mark.engine
 
@@ -255,3 +255,37 @@ def test_attached_up_in_a_terminal_colours_prefixes_and_ctrl_c_stops_only_the_na
     assert not stack.c("talker")["State"]["Running"]
     assert {s: (stack.c(s)["State"]["StartedAt"], stack.c(s)["State"]["Running"]) for s in others} == {
         s: (started, True) for s, started in others.items()}
+
+
+RESTART = """
+services:
+  db:
+    image: stackctl/busybox:latest
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    environment: {V: "1"}
+  web:
+    image: stackctl/busybox:latest
+    command: ["sleep", "300"]
+    stop_signal: SIGKILL
+    depends_on: {db: {condition: service_started, restart: true}}
+"""
+
+
+def test_depends_on_restart_true_restarts_the_dependent_after_its_dependency(tmp_path, busybox_image) -> None:
+    (tmp_path / "compose.yaml").write_text(RESTART)
+    mini = Stack(tmp_path, f"sct{secrets.token_hex(3)}")
+    try:
+        mini.ok("up", "-d")
+        web = mini.c("web")
+        (tmp_path / "compose.yaml").write_text(RESTART.replace('V: "1"', 'V: "2"'))
+        assert "restart container " + f"{mini.name}-web-1: dependency recreated" in mini.ok("up", "-d", "--dry-run")
+        mini.ok("up", "-d")
+        db, web_after = mini.c("db"), mini.c("web")
+        assert web_after["Id"] == web["Id"] and ts(web_after["State"]["StartedAt"]) > ts(db["State"]["StartedAt"])
+        mini.ok("restart", "db")
+        db, web = mini.c("db"), mini.c("web")
+        assert ts(web["State"]["StartedAt"]) > ts(web_after["State"]["StartedAt"])
+        assert ts(db["State"]["StartedAt"]) < ts(web["State"]["StartedAt"])  # the dependency first
+    finally:
+        mini.run("down", "-t", "0")
