@@ -23,6 +23,7 @@ def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--services", dest="list_services", action="store_true")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--no-trunc", action="store_true")
     p.set_defaults(func=run_ps)
     p = common(verbs.add_parser("logs", help="show the containers' output"))
     p.add_argument("services", nargs="*", metavar="SERVICE")
@@ -114,14 +115,14 @@ def run_ps(args: argparse.Namespace) -> int:
     if args.list_services:  # as docker compose: the services of the listed (running, or -a) containers
         print("\n".join(dict.fromkeys(c.service for c in rows)))
         return 0
+    import time
+
     if args.quiet:
         print("\n".join(c.id for c in rows))
     elif args.format == "json":
-        sys.stdout.write(views.ps_json(rows, tgt.name))
+        sys.stdout.write(views.ps_json(rows, tgt.name, now=time.time(), trunc=not args.no_trunc))
     else:
-        import time
-
-        sys.stdout.write(views.ps_table(rows, now=time.time()))
+        sys.stdout.write(views.ps_table(rows, now=time.time(), trunc=not args.no_trunc))
         _print_balancer(tgt.name)
     return 0
 

@@ -32,37 +32,77 @@ def ps_rows(containers: Iterable[ObservedContainer], *, all: bool, services: Seq
     return sorted(chosen, key=lambda c: (c.service, c.number, c.name))
 
 
+def human_duration(seconds: float) -> str:
+    """go-units' HumanDuration, which docker uses for CREATED and `Up …`: `About a minute`, `2 hours`."""
+    s, minutes, hours = int(seconds), int(seconds // 60), int(seconds // 3600)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    if hours == 1:
+        return "About an hour"
+    for limit, size, unit in ((48, 1, "hours"), (24 * 7 * 2, 24, "days"), (24 * 30 * 2, 24 * 7, "weeks"),
+                              (24 * 365 * 2, 24 * 30, "months")):
+        if hours < limit:
+            return f"{hours // size} {unit}"
+    return f"{hours // (24 * 365)} years"
+
+
 def ago(seconds: float) -> str:
-    """`12 seconds ago`, `3 minutes ago`, `2 hours ago`, `5 days ago` (as docker prints CREATED)."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{'About an' if n == 1 and unit == 'hour' else n} {unit}{'s' if n > 1 else ''} ago"
-    return f"{int(seconds)} seconds ago"
+    """`12 seconds ago`, `About a minute ago`, `3 minutes ago`, `2 hours ago` (as docker prints CREATED)."""
+    return f"{human_duration(seconds)} ago"
 
 
-def ps_table(containers: Sequence[ObservedContainer], *, now: float | None = None) -> str:
+def _command(c: ObservedContainer, *, trunc: bool) -> str:
+    """COMMAND as docker prints it: quoted, cut to 20 characters with an ellipsis unless --no-trunc."""
+    command = c.command if not trunc or len(c.command) <= 20 else c.command[:19] + "…"
+    return json.dumps(command, ensure_ascii=False)
+
+
+def ps_table(containers: Sequence[ObservedContainer], *, now: float | None = None, trunc: bool = True) -> str:
     """docker compose's columns: NAME IMAGE COMMAND SERVICE CREATED STATUS PORTS."""
     rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
     for c in containers:
-        command = c.command if len(c.command) <= 20 else c.command[:19] + "…"
         created = ago(max(0.0, now - float(c.created))) if now is not None and c.created.isdigit() else ""
-        rows.append([c.name, c.image, json.dumps(command, ensure_ascii=False), c.service, created, _status(c),
-                     _ports(c)])
+        rows.append([c.name, c.image, _command(c, trunc=trunc), c.service, created, _status(c), _ports(c)])
     return table(rows)
 
 
-def ps_json(containers: Sequence[ObservedContainer], project: str) -> str:
-    """One JSON object per line, as docker compose v2.40 prints `ps --format json`."""
+def _created_at(c: ObservedContainer) -> str:
+    """Go's time.Time.String() of the creation time in the local zone: `2026-11-27 04:03:02 +0000 UTC`."""
+    import datetime
+
+    if not c.created.isdigit():
+        return ""
+    return datetime.datetime.fromtimestamp(int(c.created)).astimezone().strftime("%Y-%m-%d %H:%M:%S %z %Z")
+
+
+def ps_json(containers: Sequence[ObservedContainer], project: str, *, now: float | None = None,
+            trunc: bool = True) -> str:
+    """One JSON object per line with docker compose v2.40's keys (`ps --format json`); like it, the ID
+    and the command are cut short unless --no-trunc. Mounts names the container's volumes."""
     lines = []
     for c in containers:
+        volumes = [name for _, name in c.volume_mounts]
         lines.append(json.dumps({
-            "ID": c.id, "Name": c.name, "Image": c.image, "Command": c.command, "Project": project,
-            "Service": c.service, "State": c.state, "Health": c.health or "", "ExitCode": c.exit_code or 0,
-            "Status": _status(c), "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
+            "Command": _command(c, trunc=trunc), "CreatedAt": _created_at(c), "ExitCode": c.exit_code or 0,
+            "Health": c.health or "", "ID": c.id[:12] if trunc else c.id, "Image": c.image,
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.labels.items())),
+            "LocalVolumes": str(len(volumes)),
+            "Mounts": ",".join(v[:14] + "…" if trunc and len(v) > 15 else v for v in volumes),
+            "Name": c.name, "Names": c.name, "Networks": ",".join(sorted(c.networks)), "Ports": _ports(c),
+            "Project": project,
             "Publishers": [{"URL": ip or "0.0.0.0", "TargetPort": target, "PublishedPort": pub, "Protocol": proto}
                            for ip, pub, target, proto in c.ports],
-        }))
+            "RunningFor": ago(max(0.0, now - float(c.created))) if now is not None and c.created.isdigit() else "",
+            "Service": c.service, "Size": "0B", "State": c.state, "Status": _status(c),
+        }, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -19,7 +19,7 @@ def test_ps_table_has_docker_compose_columns_and_engine_status() -> None:
     text = ps_table([c("web", status="Up 5 seconds (healthy)", ports=(("0.0.0.0", 8080, 80, "tcp"),))], now=1065)
     header, row = text.splitlines()
     assert header.split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
-    assert "p-web-1" in row and "About a minute ago" not in row and "1 minute ago" in row
+    assert "p-web-1" in row and "About a minute ago" in row
     assert "Up 5 seconds (healthy)" in row and row.endswith("0.0.0.0:8080->80/tcp")
 
 
@@ -30,9 +30,26 @@ def test_ps_json_one_object_per_line_with_publishers() -> None:
     assert row["Publishers"] == [{"URL": "0.0.0.0", "TargetPort": 80, "PublishedPort": 8080, "Protocol": "tcp"}]
 
 
-def test_ago_words() -> None:
-    assert [ago(s) for s in (3, 61, 3600, 7200, 172800)] == [
-        "3 seconds ago", "1 minute ago", "About an hour ago", "2 hours ago", "2 days ago"]
+def test_ps_json_has_docker_compose_keys_and_cuts_id_and_command_unless_no_trunc() -> None:
+    long = c("web", id="ab" * 32, command="sh -c 'echo a long command line'", networks=frozenset({"p_b", "p_a"}),
+             ports=(("0.0.0.0", 8080, 80, "tcp"),), volume_mounts=(("/data", "p_data"),))
+    row = json.loads(ps_json([long], "p", now=1061))
+    assert sorted(row) == ["Command", "CreatedAt", "ExitCode", "Health", "ID", "Image", "Labels", "LocalVolumes",
+                           "Mounts", "Name", "Names", "Networks", "Ports", "Project", "Publishers", "RunningFor",
+                           "Service", "Size", "State", "Status"]
+    assert (row["ID"], row["Command"]) == ("ab" * 6, '"sh -c \'echo a long …"')
+    assert (row["Networks"], row["Ports"], row["Mounts"], row["LocalVolumes"]) == (
+        "p_a,p_b", "0.0.0.0:8080->80/tcp", "p_data", "1")
+    assert row["RunningFor"] == "About a minute ago" and row["CreatedAt"].startswith("1970-01-01 ")
+    full = json.loads(ps_json([long], "p", trunc=False))
+    assert (full["ID"], full["Command"]) == ("ab" * 32, '"sh -c \'echo a long command line\'"')
+
+
+def test_ago_words_are_docker_human_durations() -> None:
+    seconds = (0.5, 1, 3, 61, 150, 3600, 7200, 172800, 86400 * 20, 86400 * 90, 86400 * 800)
+    assert [ago(s) for s in seconds] == [
+        "Less than a second ago", "1 second ago", "3 seconds ago", "About a minute ago", "2 minutes ago",
+        "About an hour ago", "2 hours ago", "2 days ago", "2 weeks ago", "3 months ago", "2 years ago"]
 
 
 def test_ls_counts_states_and_hides_stopped_projects_unless_all() -> None:
