@@ -289,3 +289,30 @@ def test_depends_on_restart_true_restarts_the_dependent_after_its_dependency(tmp
         assert ts(db["State"]["StartedAt"]) < ts(web["State"]["StartedAt"])  # the dependency first
     finally:
         mini.run("down", "-t", "0")
+
+
+IMAGES = """
+services:
+  app:
+    build: {context: ., args: {MSG: built-here}}
+    command: [cat, /msg]
+  ghost:
+    image: stackctl/none:404
+"""
+
+
+def test_build_makes_the_image_and_pull_of_an_unknown_image_names_the_service(tmp_path, busybox_image) -> None:
+    (tmp_path / "compose.yaml").write_text(IMAGES)
+    (tmp_path / "Dockerfile").write_text('FROM stackctl/busybox:latest\nARG MSG=default\nRUN echo "$MSG" > /msg\n')
+    mini = Stack(tmp_path, f"sct{secrets.token_hex(3)}")
+    try:
+        mini.ok("build")
+        made = subprocess.run(["docker", "run", "--rm", f"{mini.name}-app", "cat", "/msg"], check=False, capture_output=True,
+                              text=True, timeout=60)
+        assert made.stdout.strip() == "built-here"
+        pulled = mini.run("pull", "ghost")
+        assert pulled.returncode == 1
+        assert next(line for line in pulled.stderr.splitlines() if line.startswith("stackctl:")).startswith(
+            "stackctl: service ghost: pull stackctl/none:404")
+    finally:
+        subprocess.run(["docker", "rmi", "-f", f"{mini.name}-app"], check=False, capture_output=True)
