@@ -74,12 +74,22 @@ class Applier:
                                    for cid in group))
         attached = [*action.params["attached"], *others]
         await asyncio.gather(*(self._call(self.driver.disconnect_network, action.target, c["id"]) for c in attached))
-        await self._call(self.driver.remove_network, action.target)
+        try:
+            await self._call(self.driver.remove_network, action.target)
+        except DriverError as exc:  # still used, e.g. by another project's container: put everything back
+            await self._reconnect(action.target, attached)
+            stopped = [cid for group in action.params["stop"] for cid in group]
+            await asyncio.gather(*(self._call(self.driver.start_container, cid) for cid in [*stopped, *running]))
+            raise DriverError(f'network "{action.target}" must be recreated (its settings changed) but cannot be '
+                              f"removed: {exc}; it keeps its old settings") from exc
         await self._create_network(action)
-        for c in attached:
-            await self._call(self.driver.connect_network, action.target, c["id"], self._endpoint(action.target, c))
+        await self._reconnect(action.target, attached)
         await asyncio.gather(*(self._call(self.driver.start_container, cid)
                                for cid in [*action.params["restart"], *running]))
+
+    async def _reconnect(self, network: str, attached: list[Mapping[str, Any]]) -> None:
+        for c in attached:
+            await self._call(self.driver.connect_network, network, c["id"], self._endpoint(network, c))
 
     def _unplanned_on(self, action: Action) -> list[dict[str, Any]]:
         """The project's containers on the network that the plan did not see (filtered out, or new)."""

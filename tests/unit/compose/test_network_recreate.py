@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from stackctl import labels as L
 from stackctl.compose.apply import Applier
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
+from stackctl.errors import DriverError, ExecutionError
 from stackctl.execute import execute, raise_for
 from stackctl.plan.diff import UpOptions, plan_up
 from stackctl.plan.hashing import network_hash
@@ -113,3 +116,17 @@ def test_containers_the_plan_did_not_see_are_also_moved_to_the_new_network_and_k
     assert ("disconnect", f"{web_id}@p_front") in driver.calls and ("connect", f"{web_id}@p_front") in driver.calls
     assert driver.calls.index(("stop", "p-web-1")) < driver.calls.index(("remove_network", "p_front"))
     assert all(c.running for c in driver.containers.values())
+
+
+def test_a_network_that_cannot_be_removed_is_kept_and_its_containers_put_back_running() -> None:
+    driver = deployed()
+
+    def busy(name: str) -> None:
+        raise DriverError(f"network {name} has active endpoints")
+
+    driver.remove_network = busy  # type: ignore[method-assign]  # e.g. another project's container on it
+    with pytest.raises(ExecutionError, match='network "p_front" must be recreated .* has active endpoints; '
+                                             "it keeps its old settings"):
+        up(stack(icc="false"), driver)
+    assert all(c.running for c in driver.containers.values())
+    assert all("p_front" in c.networks for c in driver.containers.values() if c.service != "other")
