@@ -77,3 +77,28 @@ def test_changed_subnet_recreates_the_network_and_keeps_the_same_containers(cli,
     assert theirs.returncode == 0, theirs.stderr
     assert "Removed" not in theirs.stderr and "Recreate" not in theirs.stderr and "Stopping" not in theirs.stderr
     assert run("up", "-d", "--dry-run").stdout.strip() == "nothing to do: every container is up to date"
+
+
+def test_a_changed_network_another_container_uses_is_kept_and_nothing_stops(cli, tmp_path, project_name,
+                                                                             busybox_image) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    (tmp_path / "compose.yaml").write_text(STACK.format(subnet="10.213.42.0/24"))
+    assert cli("compose", "-p", project_name, "up", "-d", cwd=tmp_path, env_vars=env).returncode == 0
+    before = {n: c["Id"] for n, c in by_name(project_name).items()}
+    foreign = f"{project_name}-foreign"
+    subprocess.run(["docker", "run", "-d", "--name", foreign, "--network", f"{project_name}_front",
+                    "stackctl/busybox:latest", "sleep", "300"], check=True, capture_output=True, timeout=60)
+    try:
+        (tmp_path / "compose.yaml").write_text(STACK.format(subnet="10.213.43.0/24"))
+        out = cli("compose", "-p", project_name, "up", "-d", cwd=tmp_path, env_vars=env)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        errors = [line for line in out.stderr.splitlines() if line.startswith("stackctl:")]
+        assert len(errors) == 1 and f'network "{project_name}_front" must be recreated' in errors[0]
+        assert "it keeps its old settings" in errors[0]
+        after = by_name(project_name)
+        assert {n: c["Id"] for n, c in after.items()} == before and all(c["State"]["Running"] for c in after.values())
+        network = docker_json("network", "inspect", f"{project_name}_front")[0]
+        assert network["IPAM"]["Config"][0]["Subnet"] == "10.213.42.0/24"
+        assert len(network["Containers"]) == 3  # db, web and the foreign container, all still attached
+    finally:
+        subprocess.run(["docker", "rm", "-f", foreign], check=False, capture_output=True)
