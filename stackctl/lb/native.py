@@ -161,7 +161,8 @@ class NativeListener:
         if backend not in self._addresses:
             try:
                 infos = socket.getaddrinfo(backend.host, backend.port, type=socket.SOCK_STREAM)
-                self._addresses[backend] = str(infos[0][4][0])
+                ip = str(infos[0][4][0])
+                self._addresses[backend] = None if "%" in ip else ip  # scoped IPv6: not for the relay
             except (OSError, IndexError):
                 self._addresses[backend] = None
         return self._addresses[backend]
