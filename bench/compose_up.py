@@ -3,7 +3,8 @@
 Stack (ANCHORS.md): 20 services in 4 dependency levels of 5, each depending on all 5 of the level
 before, `command: sleep`, the local busybox image. Both tools run on the same engine in the same
 run, in rounds that alternate which tool goes first (3 s pause before each), each under its own
-project name; medians are compared as ours/theirs.
+project name (new for every run of the bench: a network the engine failed to release in an earlier
+run cannot break this one); medians are compared as ours/theirs.
 Goals (issue 3): up from nothing <= 0.85, down <= 0.9, no-change up <= 3 (and <= 0.25 s).
 Run: .venv/bin/python bench/compose_up.py [--rounds N]
 """
@@ -62,7 +63,7 @@ def main() -> None:
         tools = [("theirs", theirs_cmd), ("ours", ours_cmd)]
         for index in range(rounds):
             for who, cmd in tools if index % 2 == 0 else tools[::-1]:  # alternate who goes first
-                for key, value in one_round(cmd, f"bench{who}", cwd, env).items():
+                for key, value in one_round(cmd, f"bench{who}{os.getpid()}", cwd, env).items():
                     results[who].setdefault(key, []).append(value)
     med = {who: {k: statistics.median(v) for k, v in r.items()} for who, r in results.items()}
     print(f"20 services, 4 levels of 5, {rounds} alternating rounds, medians")

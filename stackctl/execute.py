@@ -17,6 +17,7 @@ from stackctl.errors import ExecutionError, StackctlError
 from stackctl.plan.actions import Action
 
 STARTED, DONE, FAILED, SKIPPED = "started", "done", "failed", "skipped"
+AHEAD_LIMIT = 2
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,18 @@ def _noop(event: Event) -> None:
 class _Run:
     """One execution. Ready engine actions wait for a free slot in a queue ordered by how long a
     chain of actions still hangs on them (critical path first), so that with a limit the actions
-    that unblock the most work go first."""
+    that unblock the most work go first. A preparatory action (a create) whose dependents still
+    wait on other actions is *ahead* of need: at most ``ahead_limit`` of those run at once, so that
+    the engine spends itself on what is awaited now (bench/compose_up.py: creating every later
+    level at full width slowed the first level's starts)."""
 
     def __init__(self, actions: Sequence[Action], run: Runner, limit: int, reporter: Reporter,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], ahead_limit: int = AHEAD_LIMIT) -> None:
         self.by_id = {a.id: a for a in actions}
         self.order = {a.id: i for i, a in enumerate(actions)}
         self.run, self.reporter, self.clock = run, reporter, clock
         self.limit, self.busy = max(1, limit), 0
+        self.ahead_limit, self.ahead_running = max(1, ahead_limit), set[str]()
         self.ready: list[tuple[int, int, str]] = []  # heap of (-rank, plan order, id)
         self.waiting = {a.id: {n for n in a.needs if n in self.by_id and n != a.id} for a in actions}
         self.dependents: dict[str, list[str]] = {}
@@ -94,6 +99,7 @@ class _Run:
                 aid = self.tasks.pop(task)
                 if self.by_id[aid].throttled:
                     self.busy -= 1
+                self.ahead_running.discard(aid)
                 self._settle(aid, task)
             self._fill()
         return self.outcome
@@ -105,10 +111,25 @@ class _Run:
             self.tasks[asyncio.ensure_future(self._timed(self.by_id[aid]))] = aid
 
     def _fill(self) -> None:
+        held = []
         while self.ready and self.busy < self.limit:
-            _, _, aid = heapq.heappop(self.ready)
+            item = heapq.heappop(self.ready)
+            aid = item[2]
+            if self._ahead(aid):
+                if len(self.ahead_running) >= self.ahead_limit:
+                    held.append(item)
+                    continue
+                self.ahead_running.add(aid)
             self.busy += 1
             self.tasks[asyncio.ensure_future(self._timed(self.by_id[aid]))] = aid
+        for item in held:
+            heapq.heappush(self.ready, item)
+
+    def _ahead(self, aid: str) -> bool:
+        """A preparatory action none of whose dependents could start once it is done."""
+        deps = self.dependents.get(aid, ())
+        return (self.by_id[aid].preparatory and bool(deps)
+                and all(self.waiting[d] - {aid} for d in deps))
 
     async def _timed(self, action: Action) -> None:
         start = self.clock()
@@ -152,9 +173,10 @@ def _message(exc: BaseException) -> str:
 
 
 async def execute(actions: Sequence[Action], run: Runner, *, limit: int = 16,
-                  reporter: Reporter | None = None, clock: Callable[[], float] = time.monotonic) -> Outcome:
+                  reporter: Reporter | None = None, clock: Callable[[], float] = time.monotonic,
+                  ahead_limit: int = AHEAD_LIMIT) -> Outcome:
     """Run every action once its needs succeeded; never raises for an action's failure."""
-    return await _Run(actions, run, limit, reporter or _noop, clock).go()
+    return await _Run(actions, run, limit, reporter or _noop, clock, ahead_limit).go()
 
 
 def run_actions(actions: Sequence[Action], run: Runner, *, limit: int = 16,

@@ -13,8 +13,11 @@ request, reads exactly one answer and puts the connection back.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +48,16 @@ class _Closed(Exception):
     """A kept-alive connection the engine had closed before answering (nothing was processed)."""
 
 
+_TRACE = os.environ.get("STACKCTL_TRACE") == "1"
+
+
+def _trace(sent: float, method: str, path: str, status: int) -> None:
+    """STACKCTL_TRACE=1: one line per engine call on stderr (wall-clock send time, duration, status)."""
+    done = time.time()
+    print(f"trace {sent:.3f} {done - sent:7.3f}s {status} {method} {path} [{threading.current_thread().name}]",
+          file=sys.stderr, flush=True)
+
+
 class UnixClient:
     """Thread-safe; one pooled keep-alive connection per concurrent caller."""
 
@@ -57,7 +70,10 @@ class UnixClient:
              body: Any = None, timeout: float | None = None) -> Any:
         """Send one request; the decoded JSON answer (None when empty). 404 -> NotFound, >= 400 -> EngineHTTPError."""
         request = _request(method, path, params, body)
+        sent = time.time()
         status, payload = self._exchange(request, self.timeout if timeout is None else timeout)
+        if _TRACE:
+            _trace(sent, method, path, status)
         if status >= 400:
             message = _message(payload)
             if status == 404:

@@ -20,6 +20,10 @@ KINDS = (
 )
 # Kinds that hold no engine call while they run (they poll); the concurrency limit does not apply.
 UNTHROTTLED = frozenset({"wait"})
+# Kinds that only prepare a later action (a container is created for its start). While that later
+# action still waits on something else, the executor runs them in a narrow lane of their own, so
+# that they do not slow down the starts everything else waits for.
+PREPARATORY = frozenset({"create_container"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class Action:
     @property
     def throttled(self) -> bool:
         return self.kind not in UNTHROTTLED
+
+    @property
+    def preparatory(self) -> bool:
+        return self.kind in PREPARATORY
 
     def describe(self) -> str:
         """One line for --dry-run and progress: `recreate container p-web-1: config changed`."""

@@ -93,3 +93,49 @@ def test_with_a_limit_the_action_heading_the_longest_chain_goes_first() -> None:
     actions = [act("leaf"), act("root"), act("mid", "root"), act("top", "mid")]
     outcome = asyncio.run(execute(actions, run, limit=1))
     assert outcome.ok and order[:2] == ["root", "mid"] and sorted(order[2:]) == ["leaf", "top"]
+
+
+def test_creates_for_later_levels_run_two_at_a_time_while_the_first_level_starts_at_full_width() -> None:
+    # Two levels of three: each start needs its own create; level 1 also needs every level-0 start.
+    running: set[str] = set()
+    peaks = {"ahead": 0, "level0": 0}
+    log: list[str] = []
+
+    async def run(action: Action) -> None:
+        running.add(action.id)
+        log.append(action.id)
+        peaks["ahead"] = max(peaks["ahead"], len({f"create_container:{b}" for b in level1} & running))
+        peaks["level0"] = max(peaks["level0"], len({f"start_container:{a}" for a in level0} & running))
+        await asyncio.sleep(0.01)
+        running.discard(action.id)
+
+    level0 = [f"a{i}" for i in range(3)]
+    level1 = [f"b{i}" for i in range(3)]
+    actions = [act(n, kind="create_container", service=n) for n in level0 + level1]
+    actions += [act(n, f"create_container:{n}", service=n) for n in level0]
+    actions += [act(n, f"create_container:{n}", *level0, service=n) for n in level1]
+    outcome = asyncio.run(execute(actions, run, limit=8, ahead_limit=2))
+    assert outcome.ok and len(outcome.done) == 12
+    assert peaks["ahead"] == 2  # never the three level-1 creates at once, though the limit allows 8
+    assert peaks["level0"] == 3
+    first_b = log.index("create_container:b0")
+    assert all(log.index(f"create_container:{a}") < first_b for a in level0)
+    # once level 0 has started, nothing holds level 1 back: its starts come after all three
+    assert all(log.index(f"start_container:{b}") > log.index(f"start_container:{a}") for a in level0 for b in level1)
+
+
+def test_a_create_whose_start_waits_for_nothing_else_is_not_held_back() -> None:
+    peak, running = 0, 0
+
+    async def run(action: Action) -> None:
+        nonlocal peak, running
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    names = [f"s{i}" for i in range(6)]  # six independent services: all their creates are awaited at once
+    actions = [act(n, kind="create_container", service=n) for n in names]
+    actions += [act(n, f"create_container:{n}", service=n) for n in names]
+    outcome = asyncio.run(execute(actions, run, limit=8, ahead_limit=2))
+    assert outcome.ok and peak >= 6
