@@ -230,8 +230,11 @@ def attach(engine: Any, project: Any, args: argparse.Namespace, *, since: float 
     signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops the project like Ctrl-C
     try:
         local = str(getattr(engine, "host", "")).startswith("unix://")  # the same clock as the engine's
+        print("Attaching to " + ", ".join(sorted(c.replica for c in containers)), flush=True)
         stream_logs(engine, containers, follow=True, tail="all", colour=sys.stdout.isatty() and not args.no_color,
-                    no_prefix=args.no_log_prefix, since=f"{since:.6f}" if since and local else None)
+                    no_prefix=args.no_log_prefix, since=f"{since:.6f}" if since and local else None,
+                    ended=lambda c: print(f"{c.replica} exited with code {engine.wait_container(c.id)}",
+                                          flush=True))
     except KeyboardInterrupt:
         services = _attached_services(project, args)
         print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)

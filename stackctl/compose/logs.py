@@ -14,7 +14,7 @@ COLOURS = (36, 33, 32, 35, 34, 96, 93, 92, 95, 94)
 
 
 def prefixer(containers: Sequence[ObservedContainer], *, colour: bool, no_prefix: bool = False) -> Callable[[ObservedContainer], str]:
-    width = max((len(c.replica) for c in containers), default=0)
+    width = max((len(c.replica) for c in containers), default=0) + 1  # docker compose pads one more
     services = sorted({c.service for c in containers})
 
     def prefix(c: ObservedContainer) -> str:
@@ -30,9 +30,11 @@ def prefixer(containers: Sequence[ObservedContainer], *, colour: bool, no_prefix
 
 def stream_logs(driver: Driver, containers: Sequence[ObservedContainer], *, follow: bool = False,
                 tail: str = "all", timestamps: bool = False, out: TextIO | None = None, colour: bool = False,
-                no_prefix: bool = False, since: str | None = None) -> None:
+                no_prefix: bool = False, since: str | None = None,
+                ended: Callable[[ObservedContainer], None] | None = None) -> None:
     """Print the logs of every container, one thread per container, whole lines only (``since``: a
-    UNIX time, only what was written from then on)."""
+    UNIX time, only what was written from then on; ``ended`` is called when a container's stream
+    ends, i.e. when it stopped while following)."""
     out = out or sys.stdout
     lock = threading.Lock()
     prefix = prefixer(containers, colour=colour, no_prefix=no_prefix)
@@ -45,6 +47,8 @@ def stream_logs(driver: Driver, containers: Sequence[ObservedContainer], *, foll
             _emit(out, lock, prefix(c), lines)
         if pending:
             _emit(out, lock, prefix(c), [pending])
+        if ended is not None:
+            ended(c)
 
     threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in containers]
     for t in threads:

@@ -65,7 +65,7 @@ def test_up_ps_logs_dry_run_and_down(run, tmp_path, project_name) -> None:
     assert "worker" not in plan
 
     logs = run("logs", "api")
-    assert logs.stdout.strip() == "api-1 | api up"
+    assert logs.stdout.strip() == "api-1  | api up"
     assert run("down").returncode == 0
     assert by_name(project_name) == {}
 

@@ -43,10 +43,12 @@ def test_attached_up_streams_prefixed_logs_and_stops_on_interrupt(run, tmp_path,
     proc = subprocess.Popen([sys.executable, "-m", "stackctl", "compose", "-p", project_name, "up"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout.readline().strip() == "Attaching to api-1"
         first = proc.stdout.readline()
-        assert first.strip() == "api-1 | api says hi"
+        assert first.strip() == "api-1  | api says hi"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 130  # as docker compose after Ctrl-C
+        assert proc.stdout.read().strip() == "api-1 exited with code 0"
     finally:
         proc.kill()
     state = by_name(project_name)[f"{project_name}-api-1"]["State"]

@@ -41,7 +41,7 @@ def test_logs_are_prefixed_with_service_and_replica(engine_driver, make_project,
         stream_logs(engine_driver, talker, out=out)
         if "second line" in out.getvalue():
             break
-    assert out.getvalue().splitlines() == ["talker-1 | hello from talky", "talker-1 | second line"]
+    assert out.getvalue().splitlines() == ["talker-1  | hello from talky", "talker-1  | second line"]
 
 
 def test_stop_start_restart_kill_rm_change_the_engine_state(engine_driver, make_project, project_name) -> None:

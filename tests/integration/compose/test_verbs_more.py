@@ -95,7 +95,7 @@ def test_logs_tail_timestamps_and_follow(stack) -> None:
         if stack.ok("logs", "talker").count("\n") >= 3:
             break
         time.sleep(0.1)
-    assert stack.ok("logs", "--tail", "2", "talker").splitlines() == ["talker-1 | two", "talker-1 | three"]
+    assert stack.ok("logs", "--tail", "2", "talker").splitlines() == ["talker-1  | two", "talker-1  | three"]
     assert stack.ok("logs", "-n", "1", "--no-log-prefix", "talker").splitlines() == ["three"]
     stamped = stack.ok("logs", "-t", "--tail", "1", "talker").splitlines()
     assert len(stamped) == 1 and stamped[0].endswith(" three")
@@ -112,7 +112,7 @@ def test_logs_tail_timestamps_and_follow(stack) -> None:
         follow.kill()
         follow.wait()
     numbers = [int(line.split("tick ")[1]) for line in lines]
-    assert all(line.startswith("ticker-1 | tick ") for line in lines) and numbers[1] == numbers[0] + 1
+    assert all(line.startswith("ticker-1  | tick ") for line in lines) and numbers[1] == numbers[0] + 1
 
 
 def test_exec_user_workdir_and_environment(stack) -> None:
@@ -241,17 +241,18 @@ def test_attached_up_in_a_terminal_colours_prefixes_and_ctrl_c_stops_only_the_na
     try:
         seen = _read_until(master, b"three", 30)
         os.killpg(proc.pid, signal.SIGINT)
-        seen += _read_until(master, b"Stopped", 30)
+        seen += _read_until(master, b"exited with code", 30)
         assert proc.wait(timeout=60) == 130
     finally:
         if proc.poll() is None:
             proc.kill()
         os.close(master)
     text = seen.decode(errors="replace")
-    prefix = "talker-1 | \x1b[0m"
+    prefix = "talker-1  | \x1b[0m"
     assert re.search(r"\x1b\[\d+m$", text.split(prefix)[0])  # the prefix is coloured
     assert [line.split(prefix)[1] for line in text.splitlines() if prefix in line] == ["one", "two", "three"]
     assert "Gracefully stopping" in text  # and the earlier run's output was not replayed
+    assert "Attaching to talker-1\r\n" in text and "talker-1 exited with code 0" in text
     assert not stack.c("talker")["State"]["Running"]
     assert {s: (stack.c(s)["State"]["StartedAt"], stack.c(s)["State"]["Running"]) for s in others} == {
         s: (started, True) for s, started in others.items()}
