@@ -156,6 +156,8 @@ def run_stop_like(args: argparse.Namespace) -> int:
     tgt = ce.target(args)
     engine = ce.driver(args)
     kind = args.kind
+    if kind == "start_container" and not any(not c.oneoff for c in engine.observe(tgt.name).containers):
+        raise UsageError(f'no container found for project "{tgt.name}"')  # as docker compose
     if kind == "remove_container" and args.stop:  # -f only skips docker compose's question; -s stops first
         stop_like(engine, tgt, "stop_container", services=tuple(args.services), limit=ce.limit(),
                   reporter=ce.reporter(args), dry_run=args.dry_run)
@@ -262,9 +264,15 @@ def run_port(args: argparse.Namespace) -> int:
 
 
 def run_wait(args: argparse.Namespace) -> int:
-    _, engine, found = _containers(args)
-    codes = [engine.wait_container(c.id) for c in found if c.service in args.services]
-    return max(codes, default=0)
+    tgt, engine, found = _containers(args)
+    chosen = [c for c in found if c.service in args.services]
+    if not chosen:
+        raise UsageError(f'no containers for project "{tgt.name}"')
+    codes = []
+    for c in chosen:  # as docker compose prints it
+        codes.append(engine.wait_container(c.id))
+        print(f'container "{c.id}" exited with status code {codes[-1]}', flush=True)
+    return max(codes)
 
 
 def run_ls(args: argparse.Namespace) -> int:

@@ -142,3 +142,10 @@ def test_permission_denied_on_the_socket_is_one_line(stack, running, unprivilege
     out = stack.run(*args, prefix=unprivileged, extra_env={"HOME": str(stack.dir)})
     assert one_error_line(out) == ("stackctl: permission denied on the Docker socket unix:///var/run/docker.sock: "
                                    "add your user to the docker group or use sudo")
+
+
+def test_start_and_wait_on_a_project_without_containers_say_so(stack, running) -> None:
+    empty = Stack(stack.dir, f"{stack.name}none")
+    assert one_error_line(empty.run("start")) == f'stackctl: no container found for project "{empty.name}"'
+    assert one_error_line(empty.run("wait", "api")) == f'stackctl: no containers for project "{empty.name}"'
+    assert empty.ids() == {}
