@@ -293,5 +293,7 @@ def run_images(args: argparse.Namespace) -> int:
     _, engine, found = _containers(args)
     chosen = sorted((c for c in found if not args.services or c.service in args.services), key=lambda c: c.name)
     infos = {ref: engine.image_info(ref) or {} for ref in {c.image for c in chosen}}
-    sys.stdout.write(views.images_table(chosen, infos))
+    import time
+
+    sys.stdout.write(views.images_table(chosen, infos, now=time.time()))
     return 0

@@ -34,7 +34,7 @@ def ps_rows(containers: Iterable[ObservedContainer], *, all: bool, services: Seq
 
 def human_duration(seconds: float) -> str:
     """go-units' HumanDuration, which docker uses for CREATED and `Up …`: `About a minute`, `2 hours`."""
-    s, minutes, hours = int(seconds), int(seconds // 60), int(seconds // 3600)
+    s, minutes, hours = int(seconds), int(seconds // 60), int(seconds / 3600 + 0.5)  # hours round
     if s < 1:
         return "Less than a second"
     if s == 1:
@@ -51,7 +51,7 @@ def human_duration(seconds: float) -> str:
                               (24 * 365 * 2, 24 * 30, "months")):
         if hours < limit:
             return f"{hours // size} {unit}"
-    return f"{hours // (24 * 365)} years"
+    return f"{int(seconds // 3600) // (24 * 365)} years"
 
 
 def ago(seconds: float) -> str:
@@ -107,15 +107,18 @@ def ps_json(containers: Sequence[ObservedContainer], project: str, *, now: float
 
 
 def ls_table(projects: Iterable[tuple[str, list[ObservedContainer]]], *, all: bool) -> str:
+    """Like docker compose: without --all only running containers are counted (and projects without
+    one are left out); with --all every state is."""
     rows = [["NAME", "STATUS", "CONFIG FILES"]]
     for name, containers in projects:
-        counts: dict[str, int] = {}
-        for c in containers:
-            counts[c.state] = counts.get(c.state, 0) + 1
-        if not all and not counts.get("running"):
+        counted = [c for c in containers if all or c.state == "running"]
+        if not counted:
             continue
+        counts: dict[str, int] = {}
+        for c in counted:
+            counts[c.state] = counts.get(c.state, 0) + 1
         status = ", ".join(f"{state}({n})" for state, n in sorted(counts.items()))
-        files = containers[0].labels.get("com.docker.compose.project.config_files", "") if containers else ""
+        files = containers[0].labels.get("com.docker.compose.project.config_files", "")
         rows.append([name, status, files])
     return table(rows)
 
@@ -130,12 +133,28 @@ def port_of(containers: Sequence[ObservedContainer], service: str, private: int,
     return None
 
 
-def images_table(containers: Sequence[ObservedContainer], infos: Mapping[str, Mapping[str, object]]) -> str:
-    rows = [["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"]]
+def images_table(containers: Sequence[ObservedContainer], infos: Mapping[str, Mapping[str, object]], *,
+                 now: float | None = None) -> str:
+    """docker compose's columns: CONTAINER REPOSITORY TAG PLATFORM IMAGE ID SIZE CREATED."""
+    rows = [["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "SIZE", "CREATED"]]
     for c in containers:
         repo, _, tag = c.image.rpartition(":") if ":" in c.image.rsplit("/", 1)[-1] else (c.image, "", "latest")
         info = infos.get(c.image) or {}
         image_id = str(info.get("Id", "")).removeprefix("sha256:")[:12]
         size = int(str(info.get("Size", 0) or 0))
-        rows.append([c.name, repo, tag, image_id, f"{size / 1e6:.2f}MB"])
+        platform = "/".join(str(info[k]) for k in ("Os", "Architecture", "Variant") if info.get(k))
+        rows.append([c.name, repo, tag, platform, image_id, f"{size / 1e6:.2f}MB", _image_created(info, now)])
     return table(rows)
+
+
+def _image_created(info: Mapping[str, object], now: float | None) -> str:
+    import datetime
+
+    text = str(info.get("Created") or "")
+    if now is None or not text:
+        return ""
+    try:
+        when = datetime.datetime.fromisoformat(text[:26].rstrip("Z")).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return ""
+    return ago(max(0.0, now - when.timestamp()))

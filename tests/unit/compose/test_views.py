@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stackctl.compose.views import ago, ls_table, port_of, ps_json, ps_table
+from stackctl.compose.views import ago, images_table, ls_table, port_of, ps_json, ps_table
 from stackctl.plan.observed import ObservedContainer
 
 
@@ -52,10 +52,20 @@ def test_ago_words_are_docker_human_durations() -> None:
         "About an hour ago", "2 hours ago", "2 days ago", "2 weeks ago", "3 months ago", "2 years ago"]
 
 
-def test_ls_counts_states_and_hides_stopped_projects_unless_all() -> None:
-    projects = [("shop", [c("web"), c("db", state="exited")]), ("old", [c("x", state="exited")])]
-    assert ls_table(projects, all=False).splitlines()[1].split()[:2] == ["shop", "exited(1),"]
-    assert len(ls_table(projects, all=True).splitlines()) == 3
+def test_ls_counts_only_running_containers_and_hides_stopped_projects_unless_all() -> None:
+    projects = [("shop", [c("web", state="running"), c("db", state="exited")]), ("old", [c("x", state="exited")])]
+    assert [line.split()[:2] for line in ls_table(projects, all=False).splitlines()[1:]] == [["shop", "running(1)"]]
+    assert [line.split()[:3] for line in ls_table(projects, all=True).splitlines()[1:]] == [
+        ["shop", "exited(1),", "running(1)"], ["old", "exited(1)"]]
+
+
+def test_images_lists_platform_and_age_of_each_container_image() -> None:
+    info = {"Id": "sha256:" + "5" * 64, "Size": 1980000, "Os": "linux", "Architecture": "arm64", "Variant": "v8",
+            "Created": "1970-01-01T00:00:10.093581901Z"}
+    header, row = images_table([c("web")], {"stackctl/busybox:latest": info}, now=7210).splitlines()
+    assert header.split() == ["CONTAINER", "REPOSITORY", "TAG", "PLATFORM", "IMAGE", "ID", "SIZE", "CREATED"]
+    assert row.split() == ["p-web-1", "stackctl/busybox", "latest", "linux/arm64/v8", "5" * 12, "1.98MB", "2", "hours",
+                           "ago"]
 
 
 def test_port_of_picks_the_replica_and_protocol() -> None:
