@@ -159,6 +159,7 @@ def host_config(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, A
     if binds:
         hc["Binds"] = binds
     hc.update(_runtime_options(svc))
+    hc.update(_shared_with(doc, ctx, svc))
     hc.update(_resources(svc))
     hc["RestartPolicy"] = restart_policy(svc)
     if svc.get("logging"):
@@ -271,10 +272,6 @@ def _runtime_options(svc: Mapping[str, Any]) -> dict[str, Any]:
     for key, api in (("privileged", "Privileged"), ("read_only", "ReadonlyRootfs"), ("init", "Init")):
         if svc.get(key) is not None:
             out[api] = bool(svc[key])
-    if svc.get("pid"):
-        out["PidMode"] = str(svc["pid"]).replace("service:", "container:", 1)
-    if svc.get("ipc"):
-        out["IpcMode"] = str(svc["ipc"])
     if svc.get("extra_hosts"):
         out["ExtraHosts"] = [_host_entry(h) for h in svc["extra_hosts"]]
     if svc.get("sysctls"):
@@ -288,8 +285,26 @@ def _runtime_options(svc: Mapping[str, Any]) -> dict[str, Any]:
         out["Ulimits"] = [_ulimit(k, v) for k, v in svc["ulimits"].items()]
     if svc.get("devices"):
         out["Devices"] = [_device(d) for d in svc["devices"]]
-    if svc.get("volumes_from"):
-        out["VolumesFrom"] = list(svc["volumes_from"])
+    return out
+
+
+def _shared_with(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any]) -> dict[str, Any]:
+    """pid/ipc `service:x` and `volumes_from: [x[:mode]]` name x's first container (the engine
+    would take a bare service name for a container name or an ID prefix); `container:y` names y."""
+    out: dict[str, Any] = {}
+    for key, api in (("pid", "PidMode"), ("ipc", "IpcMode")):
+        if svc.get(key):
+            out[api] = _service_ref(doc, ctx, str(svc[key]))
+    refs = []
+    for ref in svc.get("volumes_from") or []:
+        text = str(ref)
+        if text.startswith("container:"):
+            refs.append(text[len("container:"):])
+        else:
+            name, sep, mode = text.partition(":")
+            refs.append(_service_ref(doc, ctx, f"service:{name}")[len("container:"):] + sep + mode)
+    if refs:
+        out["VolumesFrom"] = refs
     return out
 
 

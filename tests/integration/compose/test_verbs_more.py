@@ -317,3 +317,58 @@ def test_build_makes_the_image_and_pull_of_an_unknown_image_names_the_service(tm
             "stackctl: service ghost: pull stackctl/none:404")
     finally:
         subprocess.run(["docker", "rmi", "-f", f"{mini.name}-app"], check=False, capture_output=True)
+
+
+SHARED = """
+services:
+  a:
+    image: stackctl/busybox:latest
+    command: [sleep, "300"]
+    stop_signal: SIGKILL
+    ipc: shareable
+    read_only: true
+    mem_limit: 48m
+    cpus: 0.25
+    volumes: ["ext:/ext"]
+    networks: [outside]
+  b:
+    image: stackctl/busybox:latest
+    command: [sleep, "300"]
+    stop_signal: SIGKILL
+    ipc: "service:a"
+    pid: "service:a"
+    volumes_from: ["a:ro"]
+    network_mode: none
+networks:
+  outside: {{external: true, name: {net}}}
+volumes:
+  ext: {{external: true, name: {vol}}}
+"""
+
+
+def test_pid_ipc_volumes_from_and_external_resources_reach_the_engine(tmp_path, busybox_image) -> None:
+    mini = Stack(tmp_path, f"sct{secrets.token_hex(3)}")
+    net, vol = f"{mini.name}-outside", f"{mini.name}-ext"
+    subprocess.run(["docker", "network", "create", net], check=True, capture_output=True, timeout=60)
+    subprocess.run(["docker", "volume", "create", vol], check=True, capture_output=True, timeout=60)
+    (tmp_path / "compose.yaml").write_text(SHARED.format(net=net, vol=vol))
+    try:
+        mini.ok("up", "-d")
+        a, b = mini.c("a"), mini.c("b")
+        assert b["State"]["Running"]
+        assert b["HostConfig"]["PidMode"] == b["HostConfig"]["IpcMode"] == f"container:{a['Id']}"
+        assert b["HostConfig"]["VolumesFrom"] == [f"{mini.name}-a-1:ro"]
+        assert a["HostConfig"]["Memory"] == 48 * 1024 * 1024 and a["HostConfig"]["NanoCpus"] == 250_000_000
+        assert a["HostConfig"]["ReadonlyRootfs"] is True and list(a["NetworkSettings"]["Networks"]) == [net]
+        written = subprocess.run(["docker", "exec", f"{mini.name}-b-1", "touch", "/ext/x"], check=False,
+                                 capture_output=True, text=True, timeout=30)
+        assert "Read-only file system" in written.stderr  # a's volume, mounted read-only through volumes_from
+        mini.ok("down", "-v", "-t", "0")
+        assert by_name(mini.name) == {}
+        kept = [subprocess.run(["docker", kind, "inspect", name], check=False, capture_output=True).returncode
+                for kind, name in (("network", net), ("volume", vol))]
+        assert kept == [0, 0]  # external resources survive `down -v`
+    finally:
+        mini.run("down", "-t", "0")
+        subprocess.run(["docker", "network", "rm", net], check=False, capture_output=True)
+        subprocess.run(["docker", "volume", "rm", vol], check=False, capture_output=True)

@@ -98,3 +98,15 @@ def test_network_body_and_restart_policy_defaults() -> None:
 def test_durations_and_sizes() -> None:
     assert duration_ns("1m30s") == 90_000_000_000 and duration_ns("500ms") == 500_000_000
     assert size_bytes("64m") == 64 * 1024 * 1024 and size_bytes("67108864") == 67108864
+
+
+def test_pid_ipc_and_volumes_from_name_the_other_service_container_not_the_bare_service() -> None:
+    document = doc({"db": service(container_name="the-db"), "web": service(),
+                    "a": service(pid="service:web", ipc="service:db",
+                                 volumes_from=["web:ro", "db", "container:legacy:rw"])})
+    host = build_container_spec(document, CTX, "a", 1, image_id=None).config["HostConfig"]
+    assert host["PidMode"] == "container:p-web-1" and host["IpcMode"] == "container:the-db"
+    assert host["VolumesFrom"] == ["p-web-1:ro", "the-db", "legacy:rw"]
+    plain = build_container_spec(doc({"a": service(pid="host", ipc="shareable")}), CTX, "a", 1,
+                                 image_id=None).config["HostConfig"]
+    assert (plain["PidMode"], plain["IpcMode"]) == ("host", "shareable") and "VolumesFrom" not in plain
