@@ -63,7 +63,7 @@ def run_oneoff(driver: Driver, project: Project, request: RunRequest, *, slug: s
     if request.detach:
         cid = driver.create_container(spec)
         driver.start_container(cid)
-        print(spec.name)
+        print(cid)  # as docker compose run -d: the new container's ID
         return 0
     attached = getattr(driver, "run_attached", None)
     cid = None

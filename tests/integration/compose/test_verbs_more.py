@@ -137,6 +137,10 @@ def test_run_rm_env_and_no_deps(stack) -> None:
     oneoffs = [c for n, c in by_name(stack.name).items() if "-run-" in n]
     assert len(oneoffs) == 1 and oneoffs[0]["Config"]["Labels"]["com.docker.compose.oneoff"] == "True"
     subprocess.run(["docker", "rm", "-f", oneoffs[0]["Id"]], check=False, capture_output=True)
+    detached = stack.ok("run", "-d", "quiet", "sleep", "30").strip()  # prints the new container's ID
+    made = next(c for c in by_name(stack.name).values() if c["Id"] == detached)
+    assert made["State"]["Running"] and made["Config"]["Labels"]["com.docker.compose.oneoff"] == "True"
+    subprocess.run(["docker", "rm", "-f", detached], check=False, capture_output=True)
 
 
 def test_stop_start_restart_kill_rm(stack) -> None:
