@@ -255,8 +255,13 @@ def run_images_verb(args: argparse.Namespace) -> int:
 def run_port(args: argparse.Namespace) -> int:
     from stackctl.compose import views
 
-    _, _, found = _containers(args)
+    tgt, _, found = _containers(args)
     where = views.port_of(found, args.service, args.private_port, args.protocol, args.index)
+    if where is None and tgt.project is not None:  # replicas behind the balancer share its port
+        from stackctl.compose.frontdoor import balanced_port
+
+        where = balanced_port(tgt.project, args.service, args.private_port, args.protocol,
+                              state_dir=_engine().state_dir())
     if where is None:
         raise UsageError(f"no port {args.private_port}/{args.protocol} published for service {args.service}")
     print(where)

@@ -52,6 +52,17 @@ def balanced(project: Project, scale: Mapping[str, int], *, state_dir: Path) -> 
     return frozenset(out)
 
 
+def balanced_port(project: Project, service: str, private: int, protocol: str, *, state_dir: Path) -> str | None:
+    """`host:port` where the balancer serves ``service``'s ``private`` port, or None when it does not."""
+    svc = project.services.get(service) or {}
+    current = _current_listeners(project.name, state_dir)
+    for port in _fixed(svc):
+        if (int(port.get("target") or 0) == private and (port.get("protocol") or "tcp") == protocol
+                and listener_name(service, port) in current):
+            return f"{port.get('host_ip') or '0.0.0.0'}:{port['published']}"
+    return None
+
+
 def _listeners(project: Project, services: frozenset[str], containers: list[ObservedContainer]) -> list[Any]:
     from stackctl.lb.config import Address, BackendSpec, Listener
 

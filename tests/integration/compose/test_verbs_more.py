@@ -376,3 +376,26 @@ def test_pid_ipc_volumes_from_and_external_resources_reach_the_engine(tmp_path, 
         mini.run("down", "-t", "0")
         subprocess.run(["docker", "network", "rm", net], check=False, capture_output=True)
         subprocess.run(["docker", "volume", "rm", vol], check=False, capture_output=True)
+
+
+def test_port_of_replicas_behind_the_balancer_is_the_published_port(tmp_path, busybox_image) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: stackctl/busybox:latest\n    stop_signal: SIGKILL\n"
+        '    command: [sh, -c, "mkdir -p /www; hostname > /www/index.html; exec httpd -f -p 80 -h /www"]\n'
+        f'    ports: ["{port}:80"]\n    deploy: {{replicas: 2}}\n')
+    mini = Stack(tmp_path, f"sct{secrets.token_hex(3)}")
+    try:
+        mini.ok("up", "-d", "--wait")
+        assert mini.ok("port", "web", "80").strip() == f"0.0.0.0:{port}"
+        assert mini.ok("port", "--index", "2", "web", "80").strip() == f"0.0.0.0:{port}"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            assert answer.read().decode().strip() in {mini.c("web", n)["Config"]["Hostname"] for n in (1, 2)}
+        assert mini.run("port", "web", "81").returncode == 1
+    finally:
+        mini.run("down", "-t", "0")
