@@ -158,17 +158,45 @@ def run_stop_like(args: argparse.Namespace) -> int:
     kind = args.kind
     if kind == "start_container" and not any(not c.oneoff for c in engine.observe(tgt.name).containers):
         raise UsageError(f'no container found for project "{tgt.name}"')  # as docker compose
-    if kind == "remove_container" and args.stop:  # -f only skips docker compose's question; -s stops first
-        stop_like(engine, tgt, "stop_container", services=tuple(args.services), limit=ce.limit(),
-                  reporter=ce.reporter(args), dry_run=args.dry_run)
+    if kind == "remove_container" and not args.dry_run:
+        return _remove(args, tgt, engine)
     plan = stop_like(engine, tgt, kind, services=tuple(args.services), timeout=getattr(args, "timeout", None),
                      signal=getattr(args, "signal", None), volumes=getattr(args, "volumes", False),
                      dry_run=args.dry_run, limit=ce.limit(), reporter=None if args.dry_run else ce.reporter(args))
     if args.dry_run:
         ce.print_plan(plan)
-    elif kind == "remove_container" and not plan.actions:
-        print("No stopped containers", file=sys.stderr)
     return 0
+
+
+def _remove(args: argparse.Namespace, tgt: Any, engine: Any) -> int:
+    """rm as docker compose: -s stops first; the stopped containers are named, and removed once the
+    user says yes (-f: without asking)."""
+    from stackctl.compose.control import run_plan, stop_like
+
+    ce, services = _engine(), tuple(args.services)
+    if args.stop:
+        stop_like(engine, tgt, "stop_container", services=services, limit=ce.limit(), reporter=ce.reporter(args))
+    plan = stop_like(engine, tgt, "remove_container", services=services, volumes=args.volumes, dry_run=True)
+    if not plan.actions:
+        print("No stopped containers", file=sys.stderr)
+        return 0
+    message = "Going to remove " + ", ".join(a.target for a in plan.actions)
+    if args.force:
+        print(message, flush=True)
+    elif not _confirm(message):
+        return 0
+    run_plan(engine, tgt, plan, limit=ce.limit(), reporter=ce.reporter(args))
+    return 0
+
+
+def _confirm(message: str) -> bool:
+    """Ask on stdout, read one line of stdin: only `y` or `yes` agrees (end of input says no)."""
+    sys.stdout.write(f"{message}? [yN] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        sys.stdout.write("\n")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def run_scale(args: argparse.Namespace) -> int:

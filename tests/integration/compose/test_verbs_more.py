@@ -50,9 +50,9 @@ class Stack:
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "stackctl", "compose", "-p", self.name, *args]
 
-    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, env: dict[str, str] | None = None, answer: str = "") -> subprocess.CompletedProcess[str]:
         out = subprocess.run(self.argv(*args), check=False, cwd=self.dir, env={**self.env, **(env or {})},
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120, input=answer)
         assert "Traceback" not in out.stderr, out.stderr
         return out
 
@@ -160,7 +160,10 @@ def test_stop_start_restart_kill_rm(stack) -> None:
     nothing = stack.run("rm", "-f", "quiet")  # -f only skips the question: a running container stays
     assert nothing.returncode == 0 and "No stopped containers" in nothing.stderr
     assert stack.c("quiet")["Id"] == quiet and stack.c("quiet")["State"]["Running"]
-    stack.ok("rm", "-f", "ticker")
+    asked = stack.run("rm", "ticker", answer="n\n")  # without -f docker compose asks first
+    assert asked.stdout.startswith(f"Going to remove {stack.name}-ticker-1? [yN]")
+    assert stack.c("ticker")["State"]["ExitCode"] == 137  # "n": still there
+    assert stack.ok("rm", "-f", "ticker").strip() == f"Going to remove {stack.name}-ticker-1"
     stack.ok("rm", "-s", "-f", "quiet")
     assert sorted(by_name(stack.name)) == [f"{stack.name}-talker-1"]
 
