@@ -132,9 +132,16 @@ def unprivileged() -> tuple[str, ...]:
     subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user], check=True)
     uid, gid = (subprocess.run(["id", flag, user], check=True, capture_output=True, text=True).stdout.strip()
                 for flag in ("-u", "-g"))
-    yield ("setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=+dac_read_search",
-           "--ambient-caps=+dac_read_search", "--")
-    subprocess.run(["userdel", user], check=False)
+    prefix = ("setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=+dac_read_search",
+              "--ambient-caps=+dac_read_search", "--")
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import stackctl"], check=False, capture_output=True,
+                           text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    try:
+        if probe.returncode != 0:
+            support.missing(f"cannot run the interpreter as an unprivileged user: {probe.stderr.strip()[-200:]}")
+        yield prefix
+    finally:
+        subprocess.run(["userdel", user], check=False)
 
 
 @pytest.mark.parametrize("args", [("ps",), ("up", "-d"), ("down",)])
