@@ -24,7 +24,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.stackctl-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# Reinstall when the build inputs changed: the project metadata or the balancer's C sources.
+if [ ! -f "$stamp" ] || [ -n "$(find pyproject.toml setup.py stackctl/lb -maxdepth 1 -newer "$stamp" \
+      \( -name pyproject.toml -o -name setup.py -o -name '*.c' -o -name '*.h' \) 2>/dev/null)" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev,fast]'
   touch "$stamp"

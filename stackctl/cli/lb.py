@@ -120,10 +120,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def format_stats(listeners: list[dict[str, Any]]) -> str:
-    """A table: one row per listener, then one indented row per backend."""
+    """A table: one row per listener (its STATE is the TCP engine: native or asyncio), then one per backend."""
     rows = [("LISTENER/BACKEND", "STATE", "CONNS", "ACTIVE", "IN", "OUT", "FAILS")]
     for lst in listeners:
-        rows.append((f"{lst['name']} {lst['bind']}/{lst['protocol']}", "", str(lst["connections"]),
+        rows.append((f"{lst['name']} {lst['bind']}/{lst['protocol']}", str(lst.get("engine", "")), str(lst["connections"]),
                      str(lst["active"]), str(lst["bytes_in"]), str(lst["bytes_out"]),
                      f"{lst['no_backend']} no backend, {lst['rejected']} rejected"))
         for b in lst["backends"]:

@@ -5,6 +5,8 @@ Layers, lowest first:
     pool        round robin over eligible backends, passive/active health, drain (pure)
     proxyproto  PROXY protocol v1/v2 headers (pure)
     proxy, udp  the TCP and UDP listeners (asyncio protocols)
+    native      the TCP listener on the C relay (_relay.c, relay_loop.c: an epoll loop on its own
+                thread); picked per listener by ``engine:``, proxy.py is the fallback
     health      active TCP checks feeding the pools
     metrics     Prometheus text (pure render) and its loopback HTTP endpoint
     admin       the owner-only unix socket (ping, stats, reload, stop)

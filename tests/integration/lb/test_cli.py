@@ -78,10 +78,11 @@ def test_serve_stats_metrics_and_a_graceful_sigterm(tmp_path: Path, cli) -> None
             stats = cli("lb", "stats", "-c", str(config))
             assert stats.returncode == 0, stats.stderr
             rows = [line.split() for line in stats.stdout.splitlines()]
-            assert rows[1][:4] == ["web", f"127.0.0.1:{port}/tcp", "4", "0"]
+            engine = "native" if native.available() else "asyncio"  # auto prefers native
+            assert rows[1][:5] == ["web", f"127.0.0.1:{port}/tcp", engine, "4", "0"]
             assert rows[2][:3] == [f"127.0.0.1:{a}", "up", "2"] and rows[3][:3] == [f"127.0.0.1:{b}", "up", "2"]
             listed = json.loads(cli("lb", "stats", "-c", str(config), "--json").stdout)
-            assert listed[0]["engine"] == ("native" if native.available() else "asyncio")  # auto prefers native
+            assert listed[0]["engine"] == engine
             text = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5).read().decode()
             assert 'stackctl_lb_listener_connections_total{listener="web",protocol="tcp"} 4' in text
 
