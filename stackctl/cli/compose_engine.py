@@ -228,14 +228,8 @@ def attach(engine: Any, project: Any, args: argparse.Namespace, *, since: float 
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # SIGTERM stops the project like Ctrl-C
-    try:
-        local = str(getattr(engine, "host", "")).startswith("unix://")  # the same clock as the engine's
-        print("Attaching to " + ", ".join(sorted(c.replica for c in containers)), flush=True)
-        stream_logs(engine, containers, follow=True, tail="all", colour=sys.stdout.isatty() and not args.no_color,
-                    no_prefix=args.no_log_prefix, since=f"{since:.6f}" if since and local else None,
-                    ended=lambda c: print(f"{c.replica} exited with code {engine.wait_container(c.id)}",
-                                          flush=True))
-    except KeyboardInterrupt:
+
+    def stop() -> None:
         services = _attached_services(project, args)
         print("Gracefully stopping... (press Ctrl+C again to force)", file=sys.stderr)
         try:
@@ -244,8 +238,14 @@ def attach(engine: Any, project: Any, args: argparse.Namespace, *, since: float 
         except KeyboardInterrupt:
             stop_like(engine, Target(project.name, project), "kill_container", services=services, limit=limit(),
                       reporter=reporter(args))
-        return 130  # as docker compose: interrupted
-    return 0
+
+    local = str(getattr(engine, "host", "")).startswith("unix://")  # the same clock as the engine's
+    print("Attaching to " + ", ".join(sorted(c.replica for c in containers)), flush=True)
+    interrupted = stream_logs(
+        engine, containers, follow=True, tail="all", colour=sys.stdout.isatty() and not args.no_color,
+        no_prefix=args.no_log_prefix, since=f"{since:.6f}" if since and local else None, on_interrupt=stop,
+        ended=lambda c: print(f"{c.replica} exited with code {engine.wait_container(c.id)}", flush=True))
+    return 130 if interrupted else 0  # as docker compose after Ctrl-C
 
 
 def _attached_services(project: Any, args: argparse.Namespace) -> tuple[str, ...]:
