@@ -66,6 +66,9 @@ def main() -> None:
                 for key, value in one_round(cmd, f"bench{who}{os.getpid()}", cwd, env).items():
                     results[who].setdefault(key, []).append(value)
     med = {who: {k: statistics.median(v) for k, v in r.items()} for who, r in results.items()}
+    for key in ("up", "down"):  # the spread: on a busy 2-core machine one round can be 30% off
+        print(f"{key} per round, ours/theirs: " + " ".join(
+            f"{a / b:.2f}" for a, b in zip(results["ours"][key], results["theirs"][key])))
     print(f"20 services, 4 levels of 5, {rounds} alternating rounds, medians")
     report([
         ("up -d from nothing", med["ours"]["up"], med["theirs"]["up"], 0.85),

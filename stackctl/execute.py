@@ -53,9 +53,9 @@ class _Run:
     """One execution. Ready engine actions wait for a free slot in a queue ordered by how long a
     chain of actions still hangs on them (critical path first), so that with a limit the actions
     that unblock the most work go first. A preparatory action (a create) whose dependents still
-    wait on other actions is *ahead* of need: at most ``ahead_limit`` of those run at once, so that
-    the engine spends itself on what is awaited now (bench/compose_up.py: creating every later
-    level at full width slowed the first level's starts)."""
+    wait on other actions is *ahead* of need: it waits until no awaited create is running, and at
+    most ``ahead_limit`` of those run at once, so that the engine spends itself on what is awaited
+    now (creating every later level at full width slowed the first level's starts)."""
 
     def __init__(self, actions: Sequence[Action], run: Runner, limit: int, reporter: Reporter,
                  clock: Callable[[], float], ahead_limit: int = AHEAD_LIMIT) -> None:
@@ -64,6 +64,7 @@ class _Run:
         self.run, self.reporter, self.clock = run, reporter, clock
         self.limit, self.busy = max(1, limit), 0
         self.ahead_limit, self.ahead_running = max(1, ahead_limit), set[str]()
+        self.awaited_preparing: set[str] = set()  # creates whose start waits for nothing else
         self.ready: list[tuple[int, int, str]] = []  # heap of (-rank, plan order, id)
         self.waiting = {a.id: {n for n in a.needs if n in self.by_id and n != a.id} for a in actions}
         self.dependents: dict[str, list[str]] = {}
@@ -100,6 +101,7 @@ class _Run:
                 if self.by_id[aid].throttled:
                     self.busy -= 1
                 self.ahead_running.discard(aid)
+                self.awaited_preparing.discard(aid)
                 self._settle(aid, task)
             self._fill()
         return self.outcome
@@ -116,10 +118,12 @@ class _Run:
             item = heapq.heappop(self.ready)
             aid = item[2]
             if self._ahead(aid):
-                if len(self.ahead_running) >= self.ahead_limit:
+                if self.awaited_preparing or len(self.ahead_running) >= self.ahead_limit:
                     held.append(item)
                     continue
                 self.ahead_running.add(aid)
+            elif self.by_id[aid].preparatory:
+                self.awaited_preparing.add(aid)
             self.busy += 1
             self.tasks[asyncio.ensure_future(self._timed(self.by_id[aid]))] = aid
         for item in held:
