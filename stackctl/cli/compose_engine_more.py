@@ -94,7 +94,8 @@ def _engine() -> Any:
     return ce
 
 
-def _containers(args: argparse.Namespace, *, all: bool = True) -> tuple[Any, Any, list[Any]]:
+def _containers(args: argparse.Namespace, *, oneoff: bool = False) -> tuple[Any, Any, list[Any]]:
+    """The target, the driver and the project's containers (``oneoff``: with those of `run`)."""
     ce = _engine()
     tgt = ce.target(args)
     if tgt.project is not None:
@@ -103,14 +104,14 @@ def _containers(args: argparse.Namespace, *, all: bool = True) -> tuple[Any, Any
         if unknown:
             raise UsageError(f"no such service: {', '.join(unknown)}")
     engine = ce.driver(args)
-    found = [c for c in engine.observe(tgt.name).containers if not c.oneoff]
+    found = [c for c in engine.observe(tgt.name).containers if oneoff or not c.oneoff]
     return tgt, engine, found
 
 
 def run_ps(args: argparse.Namespace) -> int:
     from stackctl.compose import views
 
-    tgt, _, found = _containers(args)
+    tgt, _, found = _containers(args, oneoff=args.all)  # as docker compose: -a adds `run` containers
     rows = views.ps_rows(found, all=args.all, services=tuple(args.services))
     if args.list_services:  # as docker compose: the services of the listed (running, or -a) containers
         print("\n".join(dict.fromkeys(c.service for c in rows)))

@@ -136,6 +136,8 @@ def test_run_rm_env_and_no_deps(stack) -> None:
     assert kept.returncode == 0 and stack.c("talker")["State"]["Running"]
     oneoffs = [c for n, c in by_name(stack.name).items() if "-run-" in n]
     assert len(oneoffs) == 1 and oneoffs[0]["Config"]["Labels"]["com.docker.compose.oneoff"] == "True"
+    oneoff_name = oneoffs[0]["Name"].lstrip("/")
+    assert oneoff_name in stack.ok("ps", "-a") and oneoff_name not in stack.ok("ps")  # -a lists `run` ones
     subprocess.run(["docker", "rm", "-f", oneoffs[0]["Id"]], check=False, capture_output=True)
     detached = stack.ok("run", "-d", "quiet", "sleep", "30").strip()  # prints the new container's ID
     made = next(c for c in by_name(stack.name).values() if c["Id"] == detached)
