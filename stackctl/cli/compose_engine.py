@@ -145,8 +145,9 @@ def truthy(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes", "y")
 
 
-def print_plan(plan: Any) -> None:
-    for line in plan.lines():
+def print_plan(plan: Any, *, empty: str | None = None) -> None:
+    """The plan's lines (--dry-run); ``empty`` replaces the `up` wording when there is nothing to do."""
+    for line in plan.lines() if plan.actions or empty is None else [empty]:
         print(line)
 
 
@@ -270,7 +271,7 @@ def run_down(args: argparse.Namespace) -> int:
                 reporter=None if args.dry_run else reporter(args))
     warn(plan.warnings)
     if args.dry_run:
-        print_plan(plan)
+        print_plan(plan, empty="nothing to do: nothing to remove")
     else:
         frontdoor.stop(tgt.name, state_dir=state_dir())
     return 0

@@ -165,7 +165,7 @@ def run_stop_like(args: argparse.Namespace) -> int:
                      signal=getattr(args, "signal", None), volumes=getattr(args, "volumes", False),
                      dry_run=args.dry_run, limit=ce.limit(), reporter=None if args.dry_run else ce.reporter(args))
     if args.dry_run:
-        ce.print_plan(plan)
+        ce.print_plan(plan, empty=f"nothing to do: no container to {kind.split('_')[0]}")
     return 0
 
 
@@ -274,7 +274,7 @@ def run_images_verb(args: argparse.Namespace) -> int:
         names = [n for n in names if not project.services[n].get("build") or project.services[n].get("image")]
         plan = plan_images(project, names, {}, pull="always", build=False)
     if args.dry_run:
-        ce.print_plan(plan)
+        ce.print_plan(plan, empty=f"nothing to do: no image to {args.mode}")
         return 0
     _run(plan, Applier(engine, project), ce.limit(), ce.reporter(args))
     _inspect_images(engine, {a.target for a in plan.actions})

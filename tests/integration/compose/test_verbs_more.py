@@ -158,6 +158,7 @@ def test_stop_start_restart_kill_rm(stack) -> None:
     assert stack.c("talker")["State"]["Running"]
     stack.ok("kill", "ticker")
     assert stack.c("ticker")["State"]["ExitCode"] == 137
+    assert stack.ok("kill", "--dry-run", "ticker").strip() == "nothing to do: no container to kill"
     quiet = stack.c("quiet")["Id"]
     nothing = stack.run("rm", "-f", "quiet")  # -f only skips the question: a running container stays
     assert nothing.returncode == 0 and "No stopped containers" in nothing.stderr
