@@ -34,7 +34,7 @@ def busybox_image(engine: None) -> str:
 def run_cli(*args: str, cwd: pathlib.Path | str | None = None, env_vars: dict[str, str] | None = None,
             input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real `stackctl` command as a user would (a new process)."""
-    return subprocess.run([sys.executable, "-m", "stackctl", *args], cwd=cwd, env=env_vars, input=input,
+    return subprocess.run([sys.executable, "-m", "stackctl", *args], check=False, cwd=cwd, env=env_vars, input=input,
                           capture_output=True, text=True, timeout=timeout)
 
 

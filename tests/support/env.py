@@ -40,7 +40,7 @@ def missing(reason: str) -> None:
 
 def engine_answers() -> bool:
     try:
-        out = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+        out = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], check=False,
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return False
