@@ -107,7 +107,8 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
             _run(plan, applier.get(), request.limit, reporter)
         finally:
             result.warnings += applier.get().warnings
-        check_started(driver, project, plan)
+        if not request.wait:  # --wait looks at every container itself, after they had time to die
+            check_started(driver, project, plan)
     if request.wait:
         wait_services(driver, project, services, timeout=request.wait_timeout)
     return result
