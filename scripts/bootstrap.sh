@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(docker.io busybox-static openssh-server etcd-server haproxy nginx-light wrk iproute2 iptables make ruby gcc python3-dev)
+APT_PACKAGES=(docker.io busybox-static openssh-server etcd-server haproxy nginx-light wrk iproute2 iptables make ruby gcc libc6-dev python3-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
