@@ -4,7 +4,6 @@ exit code 1, no traceback, and what ran before still runs (same containers, stil
 from __future__ import annotations
 
 import os
-import pathlib
 import secrets
 import shutil
 import socket
@@ -14,6 +13,7 @@ import sys
 import pytest
 
 from tests.integration.compose.conftest import by_name
+from tests.integration.compose.stackrun import REPO, Stack
 from tests.support import env as support
 
 pytestmark = pytest.mark.engine
@@ -30,28 +30,6 @@ services:
     stop_signal: SIGKILL
     depends_on: [api]
 """
-REPO = pathlib.Path(__file__).resolve().parents[3]
-
-
-class Stack:
-    def __init__(self, directory: pathlib.Path, name: str) -> None:
-        self.dir, self.name = directory, name
-        self.env = {**os.environ, "XDG_STATE_HOME": str(directory / "state"), "PYTHONPATH": str(REPO)}
-        self.env.pop("DOCKER_HOST", None)
-
-    def argv(self, *args: str, files: tuple[str, ...] = ()) -> list[str]:
-        flags = [x for f in ("compose.yaml", *files) for x in ("-f", f)]
-        return [sys.executable, "-m", "stackctl", "compose", *flags, "-p", self.name, *args]
-
-    def run(self, *args: str, files: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
-            prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*prefix, *self.argv(*args, files=files)], check=False, cwd=self.dir,
-                              env={**self.env, **(extra_env or {})}, capture_output=True, text=True, timeout=120)
-
-    def ids(self) -> dict[str, str]:
-        return {n: c["Id"] for n, c in by_name(self.name).items()}
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, busybox_image) -> Stack:
     directory = tmp_path_factory.mktemp("faults")
@@ -117,7 +95,7 @@ def test_engine_not_running_is_one_line_for_every_verb(stack, running, tmp_path)
         dead.bind(str(stale))
     for host in (f"unix://{stale}", f"unix://{tmp_path}/absent.sock"):
         for args in (("up", "-d"), ("ps",), ("down",), ("logs",)):
-            line = one_error_line(stack.run(*args, extra_env={"DOCKER_HOST": host}))
+            line = one_error_line(stack.run(*args, env={"DOCKER_HOST": host}))
             assert line == f"stackctl: cannot connect to the Docker engine at {host}: is dockerd running?"
 
 
@@ -146,7 +124,7 @@ def unprivileged() -> tuple[str, ...]:
 
 @pytest.mark.parametrize("args", [("ps",), ("up", "-d"), ("down",)])
 def test_permission_denied_on_the_socket_is_one_line(stack, running, unprivileged, args) -> None:
-    out = stack.run(*args, prefix=unprivileged, extra_env={"HOME": str(stack.dir)})
+    out = stack.run(*args, prefix=unprivileged, env={"HOME": str(stack.dir)})
     assert one_error_line(out) == ("stackctl: permission denied on the Docker socket unix:///var/run/docker.sock: "
                                    "add your user to the docker group or use sudo")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import pathlib
 import pty
 import re
 import secrets
@@ -20,6 +19,7 @@ import time
 import pytest
 
 from tests.integration.compose.conftest import by_name, ts
+from tests.integration.compose.stackrun import Stack
 
 pytestmark = pytest.mark.engine
 
@@ -38,33 +38,6 @@ services:
     command: ["sh", "-c", "i=0; while true; do i=$$((i+1)); echo tick $$i; sleep 0.2; done"]
     stop_signal: SIGKILL
 """
-REPO = pathlib.Path(__file__).resolve().parents[3]
-
-
-class Stack:
-    def __init__(self, directory: pathlib.Path, name: str) -> None:
-        self.dir, self.name = directory, name
-        self.env = {**os.environ, "XDG_STATE_HOME": str(directory / "state"), "PYTHONPATH": str(REPO)}
-        self.env.pop("DOCKER_HOST", None)
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "stackctl", "compose", "-p", self.name, *args]
-
-    def run(self, *args: str, env: dict[str, str] | None = None, answer: str = "") -> subprocess.CompletedProcess[str]:
-        out = subprocess.run(self.argv(*args), check=False, cwd=self.dir, env={**self.env, **(env or {})},
-                             capture_output=True, text=True, timeout=120, input=answer)
-        assert "Traceback" not in out.stderr, out.stderr
-        return out
-
-    def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
-        out = self.run(*args, env=env)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
-    def c(self, service: str, number: int = 1) -> dict:
-        return by_name(self.name)[f"{self.name}-{service}-{number}"]
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, busybox_image) -> Stack:
     directory = tmp_path_factory.mktemp("verbs")
