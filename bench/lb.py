@@ -3,7 +3,9 @@
 Three backends (one nginx-light worker listening on three loopback ports, 24-byte answers), then
 wrk against: the first backend directly, HAProxy (`balance roundrobin`, `nbthread 1`) and
 `stackctl lb serve`. Rounds alternate between the targets and medians are kept, so that the
-noise of a shared machine hits every target alike.
+noise of a shared machine hits every target alike; the balancers' order is reversed every other
+round (no balancer always runs right after the same one) and the per-round ratios ours/HAProxy are
+printed too (on stderr), so that the spread behind a median ratio is visible.
 
 Prints, per target: keep-alive req/s, new-connection req/s (`Connection: close`), p99 latency
 (wrk -c32 and a lone connection -c1) and the p99 added over direct; then the RSS of each balancer
@@ -229,8 +231,9 @@ def measure(fleet: Fleet, *, rounds: int, duration: float) -> dict[str, dict[str
     samples: dict[str, dict[str, list[float]]] = {t: {} for t in targets}
     for name, port in targets.items():  # warm-up
         wrk(port, duration=1, connections=32, close=False)
-    for _ in range(rounds):
-        for name, port in targets.items():
+    for index in range(rounds):
+        for name in round_order(list(targets), index):
+            port = targets[name]
             cpu0 = cpu_seconds(pids[name])
             ka, ka_p99, ka_n, _ = wrk(port, duration=duration, connections=32, close=False)
             cpu1 = cpu_seconds(pids[name])
@@ -240,7 +243,20 @@ def measure(fleet: Fleet, *, rounds: int, duration: float) -> dict[str, dict[str
             for key, value in (("keepalive", ka), ("newconn", nc), ("p99_c32", ka_p99), ("p99_c1", solo_p99), ("p50_c1", solo_p50),
                                ("cpu_ka", 1e6 * (cpu1 - cpu0) / ka_n), ("cpu_nc", 1e6 * (cpu2 - cpu1) / nc_n)):
                 samples[name].setdefault(key, []).append(value)
+    for key in ("keepalive", "newconn"):  # paired: both balancers measured in the same round
+        pairs = zip(samples["stackctl"][key], samples["haproxy"][key], strict=True)
+        print(f"per-round ours/HAProxy {key}: " + " ".join(f"{a / b:.2f}" for a, b in pairs), file=sys.stderr)
     return {t: {k: statistics.median(v) for k, v in s.items()} for t, s in samples.items()}
+
+
+def round_order(names: list[str], index: int) -> list[str]:
+    """Targets in the order of round ``index``: "direct" first, the balancers reversed every other round.
+
+    Each run leaves state behind (a new-connection run leaves ~100k TIME_WAIT sockets and conntrack
+    entries for the next target), so no balancer always follows the same one.
+    """
+    rest = [n for n in names if n != "direct"]
+    return ["direct", *(rest[::-1] if index % 2 else rest)]
 
 
 def print_results(res: dict[str, dict[str, float]], rss: dict[str, float], idle: int) -> None:
