@@ -4,6 +4,7 @@ Layers, lowest first:
     config      the lb.yaml format -> Listener/BackendSpec/Config values, every problem at once (pure)
     pool        round robin over eligible backends, passive/active health, drain (pure)
     proxyproto  PROXY protocol v1/v2 headers (pure)
+    listener    what both TCP engines share: reconfiguration and draining
     proxy, udp  the TCP and UDP listeners (asyncio protocols)
     native      the TCP listener on the C relay (_relay.c, relay_loop.c: an epoll loop on its own
                 thread); picked per listener by ``engine:``, proxy.py is the fallback

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from stackctl.errors import LoadBalancerError
-from stackctl.lb.config import Address, BackendSpec, HealthCheck, Listener, os_reason
+from stackctl.lb.config import Address, Listener, os_reason
+from stackctl.lb.listener import DrainingListener
 from stackctl.lb.pool import Backend, Pool
 from stackctl.lb.proxy import backend_stats
 
@@ -98,7 +99,7 @@ async def bind_socket(bind: Address, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
-class NativeListener:
+class NativeListener(DrainingListener):
     """One listening socket whose sessions the native relay runs."""
 
     engine = "native"
@@ -106,18 +107,14 @@ class NativeListener:
     def __init__(self, config: Listener, pool: Pool, *, reuse_port: bool = False) -> None:
         if _relay is None:
             raise LoadBalancerError(f"listener {config.name}: the native engine is not built here")
-        self.config = config
-        self.pool = SyncedPool.adopt(pool)
+        super().__init__(config, SyncedPool.adopt(pool), reuse_port=reuse_port)
         self.pool.on_change = self._push
-        self.reuse_port = reuse_port
-        self.loop = asyncio.get_running_loop()
         self.sock: socket.socket | None = None
         self.relay: Any = None
         self._ids: dict[Backend, int] = {}
         self._by_id: dict[int, Backend] = {}
         self._addresses: dict[Backend, str | None] = {}
         self._pushed: list[tuple[int, str, int, int]] | None = None
-        self._drain_timers: dict[Backend, asyncio.TimerHandle] = {}
 
     async def start(self) -> None:
         bind = self.config.bind
@@ -134,10 +131,6 @@ class NativeListener:
         c = self.config
         return {"max_connections": c.max_connections, "connect_timeout": c.connect_timeout,
                 "idle_timeout": c.idle_timeout, "proxy_protocol": _PROXY_VERSIONS[c.proxy_protocol]}
-
-    @property
-    def health(self) -> HealthCheck | None:
-        return self.config.health
 
     @property
     def port(self) -> int:
@@ -189,39 +182,16 @@ class NativeListener:
             elif kind == _relay.EV_DRAINED:
                 self._drained(backend)
 
-    def _drained(self, backend: Backend) -> None:
-        timer = self._drain_timers.pop(backend, None)
-        if timer is not None:
-            timer.cancel()
-        if backend.draining:
-            self.pool.forget(backend)
-
-    def reconfigure(self, config: Listener) -> None:
-        """New options and backends for the same bind address; established sessions stay."""
-        self.config = config
-        if config.health is not None:
-            self.pool.rise, self.pool.fall = config.health.rise, config.health.fall
+    # -- draining (the rest is DrainingListener's) ----------------------------------------------
+    def _options_changed(self) -> None:
         self.relay.set_options(**self._options())
-        self.set_backends(config.backends)
 
-    def set_backends(self, specs: tuple[BackendSpec, ...] | list[BackendSpec]) -> None:
-        started = self.pool.update(specs)
-        dropped = set(self._push())
-        for backend in started:
-            if self._ids.get(backend) in dropped or backend not in self._ids:
-                self.pool.forget(backend)
-            else:
-                self._drain_timers[backend] = self.loop.call_later(
-                    self.config.drain_timeout, self._drain_expired, backend)
-        for backend in list(self._drain_timers):
-            if not backend.draining:  # listed again before it finished draining
-                self._drain_timers.pop(backend).cancel()
+    def _without_sessions(self, started: Collection[Backend]) -> set[Backend]:
+        dropped = set(self._push())  # the relay drops at once a backend it holds no session of
+        return {backend for backend in started if self._ids.get(backend) in dropped or backend not in self._ids}
 
-    def _drain_expired(self, backend: Backend) -> None:
-        self._drain_timers.pop(backend, None)
-        if backend.draining:
-            self.relay.close_backend(self._ids[backend])
-            self.pool.forget(backend)
+    def _close_sessions_of(self, backend: Backend) -> None:
+        self.relay.close_backend(self._ids[backend])
 
     # -- shutdown -------------------------------------------------------------------------------
     def stop_accepting(self) -> None:
@@ -238,8 +208,7 @@ class NativeListener:
         deadline = self.loop.time() + drain
         while self.loop.time() < deadline and self.session_count():
             await asyncio.sleep(0.05)
-        for timer in self._drain_timers.values():
-            timer.cancel()
+        self._cancel_drain_timers()
         self.loop.remove_reader(self.relay.event_fd)
         self.relay.shutdown()
 

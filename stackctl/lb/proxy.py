@@ -17,13 +17,15 @@ kept until the backend's first byte, and replayed to the next backend.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from functools import partial
 from typing import Any
 
 from stackctl.errors import LoadBalancerError
 from stackctl.lb import proxyproto
-from stackctl.lb.config import BackendSpec, HealthCheck, Listener, os_reason
+from stackctl.lb.config import Listener, os_reason
 from stackctl.lb.connect import Connect
+from stackctl.lb.listener import DrainingListener
 from stackctl.lb.outbox import Outbox
 from stackctl.lb.pool import Backend, Pool
 
@@ -32,13 +34,11 @@ IDLE_TICKS = 4  # the idle sweep runs IDLE_TICKS times per idle_timeout
 CONNECT_TICKS = 4  # and the connect sweep CONNECT_TICKS times per connect_timeout
 
 
-class TcpListener:
+class TcpListener(DrainingListener):
     """One listening socket and the sessions it accepted."""
 
     def __init__(self, config: Listener, pool: Pool, *, reuse_port: bool = False) -> None:
-        self.config = config
-        self.pool = pool
-        self.reuse_port = reuse_port
+        super().__init__(config, pool, reuse_port=reuse_port)
         self.sessions: set[ClientSide] = set()
         self.server: asyncio.AbstractServer | None = None
         self.connections = 0
@@ -49,8 +49,6 @@ class TcpListener:
         self._sweeper: asyncio.TimerHandle | None = None
         self._connect_sweeper: asyncio.TimerHandle | None = None
         self.tick = 0  # advanced CONNECT_TICKS times per connect_timeout
-        self._drain_timers: dict[Backend, asyncio.TimerHandle] = {}
-        self.loop = asyncio.get_running_loop()
         self.outbox = Outbox(self.loop)  # relayed chunks, written at the end of each batch of reads
 
     async def start(self) -> None:
@@ -66,41 +64,18 @@ class TcpListener:
         self._schedule_connect_sweep()
 
     @property
-    def health(self) -> HealthCheck | None:
-        return self.config.health
-
-    @property
     def port(self) -> int:
         """The bound port (useful when the configured port is 0)."""
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
 
-    # -- live changes -------------------------------------------------------------------------
-    def reconfigure(self, config: Listener) -> None:
-        """New options and backends for the same bind address; established sessions stay."""
-        self.config = config
-        if config.health is not None:
-            self.pool.rise, self.pool.fall = config.health.rise, config.health.fall
-        self.set_backends(config.backends)
+    # -- draining (the rest is DrainingListener's) ----------------------------------------------
+    def _without_sessions(self, started: Collection[Backend]) -> set[Backend]:
+        return {backend for backend in started if backend.active == 0}
 
-    def set_backends(self, specs: tuple[BackendSpec, ...] | list[BackendSpec]) -> None:
-        for backend in self.pool.update(specs):
-            if backend.active == 0:
-                self.pool.forget(backend)
-            else:
-                self._drain_timers[backend] = self.loop.call_later(
-                    self.config.drain_timeout, self._drain_expired, backend)
-        for backend in list(self._drain_timers):
-            if not backend.draining:  # listed again before it finished draining
-                self._drain_timers.pop(backend).cancel()
-
-    def _drain_expired(self, backend: Backend) -> None:
-        self._drain_timers.pop(backend, None)
-        if not backend.draining:
-            return
+    def _close_sessions_of(self, backend: Backend) -> None:
         for session in [s for s in self.sessions if s.backend is backend]:
             session.close()
-        self.pool.forget(backend)
 
     def session_ended(self, session: ClientSide) -> None:
         self.sessions.discard(session)
@@ -112,10 +87,7 @@ class TcpListener:
             backend.bytes_out += session.nout
             backend.active -= 1
             if backend.draining and backend.active == 0:
-                self.pool.forget(backend)
-                timer = self._drain_timers.pop(backend, None)
-                if timer is not None:
-                    timer.cancel()
+                self._drained(backend)
 
     # -- connect timeout: one periodic sweep rather than a timer per connection -----------------
     def _schedule_connect_sweep(self) -> None:
@@ -160,7 +132,8 @@ class TcpListener:
             await asyncio.sleep(0.05)
         for session in list(self.sessions):
             session.close()
-        for timer in (self._sweeper, self._connect_sweeper, *self._drain_timers.values()):
+        self._cancel_drain_timers()
+        for timer in (self._sweeper, self._connect_sweeper):
             if timer is not None:
                 timer.cancel()
         if self.server is not None:
