@@ -13,6 +13,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -123,6 +124,25 @@ def backend_process(name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def serve_process(config: Path, tmp: Path, *options: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """`stackctl lb serve -c CONFIG --pidfile TMP/pid OPTIONS…` as its own process, once it serves."""
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "stackctl", "lb", "serve", "-c", str(config),
+                             "--pidfile", str(tmp / "pid"), *options], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not (tmp / "pid").exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "lb serve did not start"
+        time.sleep(0.05)
+    return proc
+
+
+def ask_blocking(port: int, line: str = "hi") -> str:
+    """One line through the balancer with a plain blocking socket; the backend's answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(line.encode() + b"\n")
+        return sock.makefile().readline().strip()
 
 
 async def _main(name: str) -> None:

@@ -5,31 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from stackctl.lb import native
-from tests.integration.lb.servers import backend_process, free_port
-
-
-def ask(port: int, line: str = "hi") -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(line.encode() + b"\n")
-        return sock.makefile().readline().strip()
-
-
-def serve(config: Path, tmp: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "stackctl", "lb", "serve", "-c", str(config), "--pidfile",
-                             str(tmp / "pid")], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while not (tmp / "pid").exists():
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "lb serve did not start"
-        time.sleep(0.05)
-    return proc
+from tests.integration.lb.servers import ask_blocking as ask
+from tests.integration.lb.servers import backend_process, free_port, serve_process
 
 
 def test_a_bad_file_is_reported_in_one_line_per_problem(tmp_path: Path, cli) -> None:
@@ -71,7 +53,7 @@ def test_serve_stats_metrics_and_a_graceful_sigterm(tmp_path: Path, cli) -> None
         config = tmp_path / "lb.yaml"
         config.write_text(f"metrics: 127.0.0.1:{metrics}\nadmin: {tmp_path}/admin.sock\nlisteners:\n"
                           f"  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{a}, 127.0.0.1:{b}]\n")
-        proc = serve(config, tmp_path)
+        proc = serve_process(config, tmp_path)
         try:
             assert sorted(ask(port) for _ in range(4)) == ["a hi", "a hi", "b hi", "b hi"]
             assert (tmp_path / "admin.sock").stat().st_mode & 0o777 == 0o600
@@ -114,7 +96,7 @@ def test_sighup_reloads_the_file_and_a_bad_file_keeps_the_running_setup(tmp_path
     with backend_process("a") as (_, a), backend_process("b") as (_, b):
         config = tmp_path / "lb.yaml"
         config.write_text(f"listeners:\n  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{a}]\n")
-        proc = serve(config, tmp_path)
+        proc = serve_process(config, tmp_path)
         try:
             assert ask(port) == "a hi"
             config.write_text(f"listeners:\n  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{b}]\n")

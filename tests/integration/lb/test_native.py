@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from stackctl.lb import native
-from tests.integration.lb.servers import backend_process, free_port
+from tests.integration.lb.servers import ask_blocking as ask
+from tests.integration.lb.servers import backend_process, free_port, serve_process
 from tests.support.env import missing
 
 
@@ -26,22 +26,8 @@ def serve(tmp: Path, port: int, backend: int, *, fd_limit: int | None = None) ->
     config = tmp / "lb.yaml"
     config.write_text(f"listeners:\n  web:\n    bind: 127.0.0.1:{port}\n    backends: [127.0.0.1:{backend}]\n"
                       "    engine: native\n    health: false\n")
-    limit = [] if fd_limit is None else ["prlimit", f"--nofile={fd_limit}"]
-    proc = subprocess.Popen([*limit, sys.executable, "-m", "stackctl", "lb", "serve", "-c", str(config),
-                             "--pidfile", str(tmp / "pid"), "--admin", str(tmp / "admin.sock")],
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while not (tmp / "pid").exists():
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "lb serve did not start"
-        time.sleep(0.05)
-    return proc
-
-
-def ask(port: int) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(b"hi\n")
-        return sock.makefile().readline().strip()
+    limit = () if fd_limit is None else ("prlimit", f"--nofile={fd_limit}")
+    return serve_process(config, tmp, "--admin", str(tmp / "admin.sock"), prefix=limit)
 
 
 def rss_kb(pid: int) -> int:

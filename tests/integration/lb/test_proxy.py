@@ -281,16 +281,22 @@ def test_idle_clients_are_closed_and_busy_ones_are_not() -> None:
     run(main())
 
 
+async def _through_proxy_header_backend(port: int) -> tuple[str, tuple[str, int]]:
+    """Send b"payload" through the balancer to a proxy_header_backend: (its answer, our address)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = writer.get_extra_info("sockname")
+    writer.write(b"payload")
+    answer = (await asyncio.wait_for(reader.read(-1), 5)).decode()
+    writer.close()
+    return answer, client
+
+
 def test_backends_read_the_client_address_from_the_proxy_header() -> None:
     async def main() -> None:
         _, port = await proxy_header_backend()
         for version in ("v1", "v2"):
             async with balancer(listener([port], proxy_protocol=version)) as lb:
-                reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
-                client = writer.get_extra_info("sockname")
-                writer.write(b"payload")
-                answer = (await asyncio.wait_for(reader.read(-1), 5)).decode()
-                writer.close()
+                answer, client = await _through_proxy_header_backend(lb.port)
                 assert answer == f"{('127.0.0.1', client[1])} {('127.0.0.1', lb.port)} payload"
     run(main())
 
@@ -299,11 +305,7 @@ def test_the_proxy_header_is_sent_again_to_the_next_backend_after_a_refused_one(
     async def main() -> None:
         _, port = await proxy_header_backend()
         async with balancer(listener([free_port(), port], health=None, proxy_protocol="v2")) as lb:
-            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
-            client = writer.get_extra_info("sockname")
-            writer.write(b"payload")
-            answer = (await asyncio.wait_for(reader.read(-1), 5)).decode()
-            writer.close()
+            answer, client = await _through_proxy_header_backend(lb.port)
             assert answer == f"{('127.0.0.1', client[1])} {('127.0.0.1', lb.port)} payload"
             assert lb.stats()["backends"][0]["connect_failures"] == 1
     run(main())
