@@ -163,24 +163,15 @@ class _Writer:
         if kind is str:
             self.pieces.append(" ")
             self.pieces.append(self.string(value, indent))
-        elif kind is dict:
+        elif kind is dict or kind is list:
             if not value:
-                self.pieces.append(" {}")
+                self.pieces.append(" {}" if kind is dict else " []")
                 self._track(value)
-            elif in_mapping:
-                self.mapping(value, indent + 2, inline=False)
-            else:
+                return
+            if not in_mapping:  # a block after "-" starts on the dash's line
                 self.pieces.append(" ")
-                self.mapping(value, indent + 2, inline=True)
-        elif kind is list:
-            if not value:
-                self.pieces.append(" []")
-                self._track(value)
-            elif in_mapping:
-                self.sequence(value, indent + 2, inline=False)
-            else:
-                self.pieces.append(" ")
-                self.sequence(value, indent + 2, inline=True)
+            block = self.mapping if kind is dict else self.sequence
+            block(value, indent + 2, inline=not in_mapping)
         else:
             self.pieces.append(" ")
             self.pieces.append(self.other_scalar(value))
