@@ -355,8 +355,7 @@ static void side_error(relay *r, session *s, int on_backend) {
 }
 
 /* Send what `q` holds for `dst`; returns -1 on a socket error. */
-static int flush(session *s, side *dst, dbuf *q, int keeping) {
-    (void)s;
+static int flush(side *dst, dbuf *q, int keeping) {
     while (q->sent < q->len && dst->wr) {
         ssize_t n = send(dst->fd, q->data + q->sent, q->len - q->sent, MSG_NOSIGNAL);
         if (n < 0) {
@@ -385,7 +384,7 @@ static int flow(relay *r, session *s, int up) {
     for (;;) {
         int keeping = up && s->keep;
         int held = r->deferring && (s->held & bit);
-        if (dst_ready && !held && flush(s, dst, q, keeping) < 0) {
+        if (dst_ready && !held && flush(dst, q, keeping) < 0) {
             side_error(r, s, up);
             return -1;
         }
