@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from stackctl.compose.apply import Applier
@@ -11,7 +11,7 @@ from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
 from stackctl.execute import Reporter, raise_for, run_actions
 from stackctl.plan.actions import Plan
-from stackctl.plan.lifecycle import plan_down, plan_start, plan_stop_like
+from stackctl.plan.lifecycle import plan_down, plan_restart, plan_start, plan_stop_like
 from stackctl.plan.observed import Observed
 
 
@@ -65,10 +65,10 @@ def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str,
               dry_run: bool = False, limit: int = 16, reporter: Reporter | None = None) -> Plan:
     """kind: stop_container | kill_container | restart_container | remove_container (rm: stopped only)."""
     observed = _observe(driver, target)
-    if kind == "restart_container" and services and target.doc is not None:
-        services = with_restart_dependents(target.doc, services)
     if kind == "start_container":
         plan = plan_start(target.doc, observed, services=services)
+    elif kind == "restart_container":
+        plan = plan_restart(target.doc, observed, services=services, params={"timeout": timeout})
     else:
         params: dict[str, Any] = {"timeout": timeout}
         if signal:
@@ -81,38 +81,11 @@ def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str,
         if kind == "remove_container":
             plan = Plan(tuple(a for a in plan.actions
                               if not _running(observed, a.params.get("id"))), plan.warnings)
-        if kind == "restart_container":
-            plan = restart_order(plan, target.doc)
     if dry_run:
         return plan
     return run_plan(driver, target, plan, limit=limit, timeout=timeout, reporter=reporter)
 
 
-def with_restart_dependents(doc: Mapping[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
-    """`restart db` also restarts the services that declare `depends_on: {db: {restart: true}}`."""
-    from stackctl.plan.diff import dependencies
-
-    out = list(services)
-    for name, svc in (doc.get("services") or {}).items():
-        if name not in out and any(d.restart and d.service in services for d in dependencies(svc)):
-            out.append(name)
-    return tuple(out)
-
-
-def restart_order(plan: Plan, doc: Mapping[str, Any] | None) -> Plan:
-    """As docker compose: a service restarts once the services it depends on with `restart: true`
-    have restarted (dependencies first, unlike stop); other services restart side by side."""
-    from stackctl.plan.diff import dependencies
-
-    services = (doc or {}).get("services") or {}
-    ids: dict[str | None, list[str]] = {}
-    for a in plan.actions:
-        ids.setdefault(a.service, []).append(a.id)
-    out = []
-    for a in plan.actions:
-        deps = [d.service for d in dependencies(services.get(a.service) or {}) if d.restart]
-        out.append(replace(a, needs=tuple(i for d in deps for i in ids.get(d, ()))))
-    return Plan(tuple(out), plan.warnings)
 
 
 def _running(observed: Observed, cid: Any) -> bool:

@@ -6,7 +6,7 @@ Pure. Stopping goes in reverse dependency order (dependents first), starting in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -63,14 +63,38 @@ def plan_start(doc: Mapping[str, Any] | None, observed: Observed, *, services: t
     """Start stopped containers, each after the containers of its dependencies."""
     check_services(doc, services)
     chosen = [c for c in _containers(observed, services) if not c.running]
+    deps = {name: [d.service for d in dependencies(svc)] for name, svc in _services(doc).items()}
+    return Plan(tuple(_forward_ordered("start_container", chosen, deps, lambda c: Reason("stopped", c.state))))
+
+
+def plan_restart(doc: Mapping[str, Any] | None, observed: Observed, *, services: tuple[str, ...] = (),
+                 params: Mapping[str, Any] | None = None) -> Plan:
+    """As docker compose: `restart db` also restarts the services that declare
+    `depends_on: {db: {restart: true}}`, and a service restarts once the services it depends on with
+    `restart: true` have restarted (dependencies first, unlike stop); others restart side by side."""
+    check_services(doc, services)
+    restart_deps = {name: [d.service for d in dependencies(svc) if d.restart] for name, svc in _services(doc).items()}
+    if services:
+        services = (*services, *(name for name, deps in restart_deps.items()
+                                 if name not in services and set(deps) & set(services)))
+    return Plan(tuple(_forward_ordered("restart_container", _containers(observed, services), restart_deps,
+                                       lambda c: Reason("restart"), params)))
+
+
+def _services(doc: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return (doc or {}).get("services") or {}
+
+
+def _forward_ordered(kind: str, chosen: list[ObservedContainer], deps: Mapping[str, list[str]],
+                     reason: Callable[[ObservedContainer], Reason],
+                     params: Mapping[str, Any] | None = None) -> list[Action]:
+    """One ``kind`` action per container, each after the actions of its service's ``deps``."""
     ids_of: dict[str, list[str]] = {}
     for c in chosen:
-        ids_of.setdefault(c.service, []).append(f"start_container:{c.name}")
-    deps = {name: [d.service for d in dependencies(svc)] for name, svc in ((doc or {}).get("services") or {}).items()}
-    actions = [Action("start_container", c.name, Reason("stopped", c.state), c.service, c.number,
-                      tuple(i for s in deps.get(c.service, ()) for i in ids_of.get(s, ())), {"id": c.id})
-               for c in sorted(chosen, key=lambda c: (c.service, c.number))]
-    return Plan(tuple(actions))
+        ids_of.setdefault(c.service, []).append(f"{kind}:{c.name}")
+    return [Action(kind, c.name, reason(c), c.service, c.number,
+                   tuple(i for s in deps.get(c.service, ()) for i in ids_of.get(s, ())), {**(params or {}), "id": c.id})
+            for c in sorted(chosen, key=lambda c: (c.service, c.number))]
 
 
 def plan_down(doc: Mapping[str, Any] | None, observed: Observed, *, project: str, volumes: bool = False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stackctl import labels as L
-from stackctl.plan.lifecycle import plan_down, plan_start, plan_stop_like
+from stackctl.plan.lifecycle import plan_down, plan_restart, plan_start, plan_stop_like
 from stackctl.plan.observed import Observed, ObservedContainer, ObservedNetwork, ObservedVolume
 from tests.unit.plan._docs import doc, service
 
@@ -66,3 +66,17 @@ def test_stop_goes_dependents_first_and_start_dependencies_first() -> None:
     start = plan_start(DOC, observed(c("db", state="exited"), c("web", state="exited")))
     assert start.by_id()["start_container:p-web-1"].needs == ("start_container:p-db-1",)
     assert plan_start(DOC, observed(c("db"), c("web"))).actions == ()  # already running
+
+
+def test_restart_takes_the_restart_true_dependents_along_and_restarts_dependencies_first() -> None:
+    linked = doc({"db": service(), "web": service(depends_on={"db": {"condition": "service_started", "restart": True}}),
+                  "cache": service(depends_on={"db": {"condition": "service_started"}})})
+    seen = observed(c("db"), c("web"), c("cache"))
+    plan = plan_restart(linked, seen, services=("db",), params={"timeout": 3})
+    by_id = plan.by_id()
+    assert set(by_id) == {"restart_container:p-db-1", "restart_container:p-web-1"}  # not cache: no restart: true
+    assert by_id["restart_container:p-web-1"].needs == ("restart_container:p-db-1",)
+    assert by_id["restart_container:p-db-1"].needs == ()
+    assert by_id["restart_container:p-db-1"].params == {"timeout": 3, "id": "id-db-1"}
+    everything = plan_restart(DOC, seen)  # plain depends_on: side by side
+    assert all(a.needs == () for a in everything.actions) and len(everything.actions) == 3
