@@ -13,19 +13,12 @@ from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
+from stackctl.plan.depends import Dependency, dependencies
 from stackctl.plan.hashing import network_hash, service_hash, volume_hash
 from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
 
 SEPARATOR = "-"
-
-
-@dataclass(frozen=True)
-class Dependency:
-    service: str
-    condition: str = "service_started"
-    restart: bool = False
-    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,15 +81,6 @@ def needs_recreate(desired: DesiredService, seen: ObservedContainer, *, policy: 
 
 # ---------------------------------------------------------------------------------------------
 # Reading the normalized document
-
-
-def dependencies(service: Mapping[str, Any]) -> tuple[Dependency, ...]:
-    deps = service.get("depends_on") or {}
-    if isinstance(deps, list):
-        return tuple(Dependency(name) for name in deps)
-    return tuple(Dependency(name, (d or {}).get("condition", "service_started"),
-                            bool((d or {}).get("restart", False)), bool((d or {}).get("required", True)))
-                 for name, d in deps.items())
 
 
 def replicas_of(service: Mapping[str, Any], override: int | None = None) -> int:

@@ -12,17 +12,8 @@ from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
-from stackctl.plan.diff import dependencies
+from stackctl.plan.depends import dependencies, dependents_map
 from stackctl.plan.observed import Observed, ObservedContainer
-
-
-def dependents_map(doc: Mapping[str, Any] | None) -> dict[str, set[str]]:
-    """service -> the services that depend on it."""
-    out: dict[str, set[str]] = {}
-    for name, svc in ((doc or {}).get("services") or {}).items():
-        for dep in dependencies(svc):
-            out.setdefault(dep.service, set()).add(name)
-    return out
 
 
 def check_services(doc: Mapping[str, Any] | None, names: tuple[str, ...]) -> None:

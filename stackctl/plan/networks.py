@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stackctl.plan.actions import Action, Reason
+from stackctl.plan.depends import dependents_map
 from stackctl.plan.hashing import network_hash
 from stackctl.plan.observed import Observed, ObservedContainer
 
@@ -70,14 +71,13 @@ def stopped_for_networks(actions: Iterable[Action]) -> dict[str, str]:
 
 def stop_groups(containers: list[ObservedContainer], doc: Mapping[str, Any]) -> list[list[str]]:
     """Container IDs in groups to stop one after the other: a service's dependents before it."""
-    services = (doc.get("services") or {})
+    dependents = dependents_map(doc)
     present = {c.service for c in containers}
     height: dict[str, int] = {}
 
     def level(name: str, path: tuple[str, ...] = ()) -> int:
         if name not in height:
-            users = [s for s, svc in services.items() if s in present and s not in path
-                     and name in _depends_on(svc)]
+            users = [s for s in dependents.get(name, ()) if s in present and s not in path]
             height[name] = 1 + max((level(u, (*path, name)) for u in users), default=-1)
         return height[name]
 
@@ -85,8 +85,3 @@ def stop_groups(containers: list[ObservedContainer], doc: Mapping[str, Any]) -> 
     for c in containers:
         groups.setdefault(level(c.service), []).append(c.id)
     return [groups[h] for h in sorted(groups)]
-
-
-def _depends_on(svc: Mapping[str, Any]) -> list[str]:
-    deps = svc.get("depends_on") or {}
-    return list(deps) if isinstance(deps, (list, Mapping)) else []
