@@ -195,14 +195,15 @@ class _Decision:
 
 
 def _decide(d: DesiredService, observed: Observed, project: str, policy: str,
-            stopped: Mapping[str, str] | None = None) -> list[_Decision]:
+            stopped: Mapping[str, str]) -> list[_Decision]:
+    """``stopped``: container ID -> the recreated networks for which the plan stops it."""
     if d.container_name and d.replicas > 1:
         raise PlanError(f'service "{d.name}" is using the custom container name "{d.container_name}"; '
                         "Docker requires each container to have a unique name. "
                         "Remove the custom name to scale the service")
     seen = observed.of_service(d.name)
     keep, extra = seen[:d.replicas], seen[d.replicas:]
-    out = [_decide_one(d, c, policy, stopped or {}) for c in keep]
+    out = [_decide_one(d, c, policy, stopped) for c in keep]
     top = max((c.number for c in seen), default=0)
     for i in range(d.replicas - len(keep)):
         number = top + 1 + i
@@ -213,12 +214,11 @@ def _decide(d: DesiredService, observed: Observed, project: str, policy: str,
     return out
 
 
-def _decide_one(d: DesiredService, c: ObservedContainer, policy: str,
-                stopped: Mapping[str, str] | None = None) -> _Decision:
+def _decide_one(d: DesiredService, c: ObservedContainer, policy: str, stopped: Mapping[str, str]) -> _Decision:
     why = needs_recreate(d, c, policy=policy)
     if why is not None:
         return _Decision("recreate", c.name, c.number, why, c)
-    if stopped and c.id in stopped:
+    if c.id in stopped:
         return _Decision("start", c.name, c.number, Reason("network recreated", stopped[c.id]), c)
     if not c.running:
         return _Decision("start", c.name, c.number, Reason("not running", c.state), c)
