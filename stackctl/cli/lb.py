@@ -54,7 +54,14 @@ def load_file(path: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise SpecError(Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', exc)}", line)) from exc
-    return config.parse(doc, file=str(path))
+    return config.parse(doc, file=str(path), native_built=native_engine_built())
+
+
+def native_engine_built() -> bool:
+    """Whether the balancer's native extension was built (found on the path, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("stackctl.lb._relay") is not None
 
 
 def default_admin_path(config_path: Path) -> Path:

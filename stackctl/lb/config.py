@@ -166,17 +166,11 @@ def os_reason(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
-def native_engine_built() -> bool:
-    """Whether the native engine's extension module was built (found, not imported)."""
-    import importlib.util
-
-    return importlib.util.find_spec("stackctl.lb._relay") is not None
-
-
 def parse(doc: Any, *, file: str = "lb.yaml", native_built: bool | None = None) -> Config:
     """Validate a loaded ``lb.yaml`` document and build the :class:`Config`; all problems at once.
 
-    ``native_built`` says whether ``engine: native`` can run (looked up when None).
+    ``native_built`` says whether ``engine: native`` can run; the caller looks it up (this module does
+    no I/O). None: not checked here (the balancer still refuses a native listener it cannot run).
     """
     problems = _Problems(file)
     problems.native_built = native_built
@@ -298,9 +292,7 @@ def _engine(value: Any, protocol: str, path: str, problems: _Problems) -> str:
     if protocol == "udp":
         problems.add(path, "the native engine is for tcp listeners only")
         return "auto"
-    if problems.native_built is None:
-        problems.native_built = native_engine_built()
-    if not problems.native_built:
+    if problems.native_built is False:
         problems.add(path, "the native engine is not built here (stackctl.lb._relay; reinstall with a "
                            "C compiler and the Python headers) - use engine: asyncio or auto")
     return engine
