@@ -59,6 +59,11 @@ def ago(seconds: float) -> str:
     return f"{human_duration(seconds)} ago"
 
 
+def _running_for(c: ObservedContainer, now: float | None) -> str:
+    """CREATED / RunningFor: `3 minutes ago`; empty without a clock reading or a creation time."""
+    return ago(max(0.0, now - float(c.created))) if now is not None and c.created.isdigit() else ""
+
+
 def _command(c: ObservedContainer, *, trunc: bool) -> str:
     """COMMAND as docker prints it: quoted, cut to 20 characters with an ellipsis unless --no-trunc."""
     command = c.command if not trunc or len(c.command) <= 20 else c.command[:19] + "…"
@@ -69,7 +74,7 @@ def ps_table(containers: Sequence[ObservedContainer], *, now: float | None = Non
     """docker compose's columns: NAME IMAGE COMMAND SERVICE CREATED STATUS PORTS."""
     rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]
     for c in containers:
-        created = ago(max(0.0, now - float(c.created))) if now is not None and c.created.isdigit() else ""
+        created = _running_for(c, now)
         rows.append([c.name, c.image, _command(c, trunc=trunc), c.service, created, _status(c), _ports(c)])
     return table(rows)
 
@@ -100,7 +105,7 @@ def ps_json(containers: Sequence[ObservedContainer], project: str, *, now: float
             "Project": project,
             "Publishers": [{"URL": ip or "0.0.0.0", "TargetPort": target, "PublishedPort": pub, "Protocol": proto}
                            for ip, pub, target, proto in c.ports],
-            "RunningFor": ago(max(0.0, now - float(c.created))) if now is not None and c.created.isdigit() else "",
+            "RunningFor": _running_for(c, now),
             "Service": c.service, "Size": "0B", "State": c.state, "Status": _status(c),
         }, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
