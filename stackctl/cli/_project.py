@@ -1,4 +1,4 @@
-"""From parsed ``stackctl compose`` flags to :class:`stackctl.spec.loader.ProjectOptions`.
+"""From parsed ``stackctl compose`` flags to :class:`stackctl.composefile.loader.ProjectOptions`.
 
 This is the CLI edge: the only place the compose loader's inputs are read from ``os.environ``,
 the current directory and standard input.
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stackctl.spec.loader import ProjectOptions
+    from stackctl.composefile.loader import ProjectOptions
 
 
 def options_from_args(args: argparse.Namespace, **overrides: Any) -> ProjectOptions:
@@ -41,7 +41,7 @@ def logical_cwd(physical: str, environ: Mapping[str, str]) -> str:
 def options_from_values(args: argparse.Namespace, *, cwd: str, environ: Mapping[str, str],
                         stdin: str | None = None, **overrides: Any) -> ProjectOptions:
     """Like :func:`options_from_args` with the environment, cwd and stdin given (tests call this)."""
-    from stackctl.spec.loader import ProjectOptions
+    from stackctl.composefile.loader import ProjectOptions
 
     env_files = tuple(getattr(args, "env_files", None) or ())
     if not env_files and environ.get("COMPOSE_ENV_FILES"):

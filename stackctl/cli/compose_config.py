@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from stackctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from stackctl.spec.loader import LoadedProject, ProjectOptions
+    from stackctl.composefile.loader import LoadedProject, ProjectOptions
 
 LISTINGS = ("services", "volumes", "networks", "images", "profiles")
 
@@ -60,7 +60,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(args: argparse.Namespace, options: ProjectOptions) -> tuple[str, list[str]]:
     """The text `config` prints for ``args`` and the loader's warnings; raises StackctlError."""
-    from stackctl.spec.loader import load_project
+    from stackctl.composefile.loader import load_project
 
     project = load_project(options)
     listing = _listing_flag(args)
@@ -74,7 +74,7 @@ def _listing_flag(args: argparse.Namespace) -> str | None:
 def _render(project: LoadedProject, args: argparse.Namespace) -> str:
     if args.no_interpolate:
         return _render_model(project.document, args.format)
-    from stackctl.spec.serialize import to_json, to_yaml
+    from stackctl.composefile.serialize import to_json, to_yaml
 
     if args.format == "json":
         return to_json(project.document) + "\n"

@@ -73,7 +73,7 @@ def driver(args: argparse.Namespace) -> Any:
 def load(args: argparse.Namespace, services: tuple[str, ...] = ()) -> Any:
     from stackctl.cli._project import options_from_args, print_warnings
     from stackctl.compose.project import from_loaded
-    from stackctl.spec.loader import load_project
+    from stackctl.composefile.loader import load_project
 
     loaded = load_project(options_from_args(args, services=services))
     print_warnings(list(loaded.warnings))

@@ -30,8 +30,8 @@ def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     from stackctl.cli._project import options_from_args, print_warnings
     from stackctl.plan.graph import dependency_graph, with_dependencies
-    from stackctl.spec.loader import load_project
-    from stackctl.spec.model import Project
+    from stackctl.composefile.loader import load_project
+    from stackctl.model import Project
 
     loaded = load_project(options_from_args(args, services=tuple(args.service_names)))
     print_warnings(loaded.warnings)

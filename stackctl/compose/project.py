@@ -50,7 +50,7 @@ def from_document(doc: Mapping[str, Any], *, working_dir: str = "", files: tuple
 
 
 def from_loaded(loaded: Any, *, env_files: tuple[str, ...] = ()) -> Project:
-    """From ``stackctl.spec.loader.LoadedProject``."""
+    """From ``stackctl.composefile.loader.LoadedProject``."""
     doc = dict(loaded.document)
     doc.setdefault("name", loaded.name)
     return from_document(doc, working_dir=loaded.working_dir, files=tuple(loaded.files),

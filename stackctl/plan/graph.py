@@ -8,7 +8,7 @@ is not a service), and ``pid``/``ipc``/``uts``/``cgroup: service:x``. Each edge 
 (``service_started``, ``restart`` true except for ``volumes_from``, required).
 
 :func:`find_cycle` works on the plain normalized dict (the consistency check calls it);
-:func:`dependency_graph` works on a :class:`~stackctl.spec.model.Project` or on such a dict and
+:func:`dependency_graph` works on a :class:`~stackctl.model.Project` or on such a dict and
 raises :class:`~stackctl.errors.PlanError` naming the cycle, in compose-go's words. Pure code;
 ``networkx`` is imported only when a graph is built.
 """
@@ -24,7 +24,7 @@ from stackctl.errors import PlanError
 if TYPE_CHECKING:
     import networkx as nx
 
-    from stackctl.spec.model import Project
+    from stackctl.model import Project
 
 STARTED = "service_started"
 NAMESPACE_KEYS = ("network_mode", "ipc", "pid", "uts", "cgroup")

@@ -39,7 +39,7 @@ class Outcome:
 def parse_output(text: str, fmt: str) -> Any:
     if fmt == "json":
         return json.loads(text)
-    from stackctl.spec.yaml12 import load_yaml
+    from stackctl.composefile.yaml12 import load_yaml
 
     docs = load_yaml(text, file="<output>")
     return docs[0].data if docs else None

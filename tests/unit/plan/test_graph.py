@@ -20,7 +20,7 @@ from stackctl.plan.graph import (
     startup_order,
     with_dependencies,
 )
-from stackctl.spec.model import Project
+from stackctl.model import Project
 from tests.support import env
 
 
