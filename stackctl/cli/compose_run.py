@@ -34,7 +34,7 @@ def run_run(args: argparse.Namespace) -> int:
     from stackctl.compose.oneoff import RunRequest, run_oneoff
     from stackctl.compose.up import UpRequest, prepare_resources, up
     from stackctl.errors import UsageError
-    from stackctl.plan.depends import dependencies
+    from stackctl.model.dependencies import dependencies
     from stackctl.plan.diff import UpOptions
 
     project = ce.load(args, (args.service,))

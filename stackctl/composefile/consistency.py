@@ -238,7 +238,7 @@ def _file_object(section: str, name: str, item: Mapping[str, Any], keys: tuple[s
 
 
 def _cycle(services: Mapping[str, Any]) -> Found:
-    from stackctl.plan.graph import find_cycle
+    from stackctl.model.dependencies import find_cycle
 
     cycle = find_cycle({name: _mapping(svc) for name, svc in services.items()})
     if cycle:  # closed: ["a", "b", "a"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.errors import PlanError
+from stackctl.model.dependencies import Edge, cycle_message, dependencies, find_cycle, shared_services
 from stackctl.plan.actions import Action, Plan, Reason
-from stackctl.plan.depends import Dependency, dependencies
 from stackctl.plan.hashing import network_hash, service_hash, volume_hash
 from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
@@ -31,7 +31,7 @@ class DesiredService:
     image_id: str | None = None  # the local image ID the containers must run; None = not checked
     networks: frozenset[str] = frozenset()  # engine network names
     volumes: frozenset[str] = frozenset()  # engine names of named volumes
-    depends_on: tuple[Dependency, ...] = ()
+    depends_on: tuple[Edge, ...] = ()
     container_name: str | None = None
     has_healthcheck: bool = False
     shares: tuple[str, ...] = ()  # services whose namespaces or volumes this one uses (`service:x`)
@@ -117,7 +117,7 @@ def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping
         out[name] = DesiredService(
             name=name, replicas=replicas_of(svc, scale.get(name)), config_hash=service_hash(svc),
             image_id=image_ids.get(name), networks=network_names(doc, svc, project),
-            volumes=volume_names(doc, svc, project), depends_on=dependencies(svc),
+            volumes=volume_names(doc, svc, project), depends_on=dependencies(svc, name),
             container_name=svc.get("container_name"), has_healthcheck=_has_healthcheck(svc),
             shares=shared_services(svc),
             balanced_ports=fixed_host_ports(svc) if name in balanced else frozenset())
@@ -128,16 +128,6 @@ def fixed_host_ports(service: Mapping[str, Any]) -> frozenset[int]:
     """Published ports naming one host port (not a range): only one container can bind each."""
     return frozenset(int(p["published"]) for p in service.get("ports") or []
                      if isinstance(p, Mapping) and str(p.get("published") or "").isdigit())
-
-
-def shared_services(service: Mapping[str, Any]) -> tuple[str, ...]:
-    """Services named by `network_mode|ipc|pid: service:x` and `volumes_from: [x]`."""
-    found = [str(service.get(k))[8:] for k in ("network_mode", "ipc", "pid")
-             if str(service.get(k) or "").startswith("service:")]
-    for ref in service.get("volumes_from") or []:
-        if not str(ref).startswith("container:"):
-            found.append(str(ref).split(":")[0])
-    return tuple(dict.fromkeys(found))
 
 
 def _has_healthcheck(svc: Mapping[str, Any]) -> bool:
@@ -241,20 +231,29 @@ class _UpBuilder:
         return self.actions
 
     def _dependency_order(self, order: list[str]) -> list[str]:
+        """The chosen services, each after what it depends on (a cycle is named, in compose-go's words)."""
+        cycle = find_cycle({name: self._needs(name) for name in self.decisions})
+        if cycle:
+            raise PlanError(cycle_message(cycle))
         done: list[str] = []
-        def visit(name: str, path: tuple[str, ...]) -> None:
+
+        def visit(name: str) -> None:
             if name in done or name not in self.decisions:
                 return
-            if name in path:
-                raise PlanError("dependency cycle detected: " + " -> ".join((*path, name)))
-            for dep in self.desired[name].depends_on:
-                visit(dep.service, (*path, name))
-            for other in self.desired[name].shares:
-                visit(other, (*path, name))
-            done.append(name)
+            for dep in self._needs(name)["depends_on"]:
+                visit(dep)  # no cycle (checked above): this ends
+            if name not in done:
+                done.append(name)
+
         for name in order:
-            visit(name, ())
+            visit(name)
         return done
+
+    def _needs(self, name: str) -> dict[str, list[str]]:
+        """What orders ``name`` here (its depends_on and the services it shares containers with), in
+        the shape the cycle finder reads."""
+        d = self.desired[name]
+        return {"depends_on": [dep.service for dep in d.depends_on] + list(d.shares)}
 
     def _service(self, name: str) -> None:
         d = self.desired[name]

@@ -12,7 +12,7 @@ from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
-from stackctl.plan.depends import dependencies, dependents_map
+from stackctl.model.dependencies import dependencies, dependents_map
 from stackctl.plan.observed import Observed, ObservedContainer
 
 
@@ -39,7 +39,7 @@ def plan_stop_like(kind: str, doc: Mapping[str, Any] | None, observed: Observed,
 
 def _reverse_ordered(kind: str, chosen: list[ObservedContainer], doc: Mapping[str, Any] | None,
                      reason: Reason, params: Mapping[str, Any]) -> list[Action]:
-    dependents = dependents_map(doc)
+    dependents = dependents_map(_services(doc))
     ids_of: dict[str, list[str]] = {}
     for c in chosen:
         ids_of.setdefault(c.service, []).append(f"{kind}:{c.name}")

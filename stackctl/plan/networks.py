@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stackctl.plan.actions import Action, Reason
-from stackctl.plan.depends import dependents_map
+from stackctl.model.dependencies import dependents_map
 from stackctl.plan.hashing import network_hash
 from stackctl.plan.observed import Observed, ObservedContainer
 
@@ -71,7 +71,7 @@ def stopped_for_networks(actions: Iterable[Action]) -> dict[str, str]:
 
 def stop_groups(containers: list[ObservedContainer], doc: Mapping[str, Any]) -> list[list[str]]:
     """Container IDs in groups to stop one after the other: a service's dependents before it."""
-    dependents = dependents_map(doc)
+    dependents = dependents_map(doc.get("services") or {})
     present = {c.service for c in containers}
     height: dict[str, int] = {}
 
