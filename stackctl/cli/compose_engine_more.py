@@ -259,8 +259,8 @@ def _stdin_fd() -> int | None:
 
 
 def run_images_verb(args: argparse.Namespace) -> int:
-    from stackctl.compose.apply import Applier
-    from stackctl.compose.images import plan_images
+    from stackctl.engine.apply import Applier
+    from stackctl.engine.images import plan_images
     from stackctl.compose.up import _inspect_images, _run
 
     ce = _engine()

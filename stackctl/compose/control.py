@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.compose.apply import Applier
+from stackctl.engine.apply import Applier
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
 from stackctl.execute import Reporter, raise_for, run_actions

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from stackctl import labels as L
-from stackctl.compose.container_config import build_container_spec
+from stackctl.engine.container_config import build_container_spec
 from stackctl.compose.logs import stream_logs
 from stackctl.compose.project import Project
 from stackctl.drivers.base import ContainerSpec, Driver

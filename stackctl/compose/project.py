@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.compose.container_config import ProjectContext, image_ref
+from stackctl.engine.container_config import ProjectContext, image_ref
 
 
 @dataclass(frozen=True)

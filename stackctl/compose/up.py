@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackctl.compose.images import plan_images
+from stackctl.engine.images import plan_images
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
 from stackctl.errors import ExecutionError
@@ -146,7 +146,7 @@ class _Lazy:
 
     def get(self) -> Any:
         if self.applier is None:
-            from stackctl.compose.apply import Applier
+            from stackctl.engine.apply import Applier
 
             driver, project, request, publish = self.args
             balanced = request.options.balanced
@@ -167,7 +167,7 @@ def wait_services(driver: Driver, project: Project, services: list[str], *,
     """--wait: every service running (or healthy when it has a healthcheck); one-shot ones exited 0."""
     import asyncio
 
-    from stackctl.compose.apply import wait_condition
+    from stackctl.engine.apply import wait_condition
 
     one_shot = {dep for svc in project.services.values()
                 for dep, cfg in ((svc.get("depends_on") or {}) if isinstance(svc.get("depends_on"), Mapping)

@@ -7,41 +7,12 @@ raises only ``DriverError`` (``EngineUnavailable`` when the engine cannot be rea
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stackctl.plan.actions import BuildSpec, ContainerSpec
 from stackctl.plan.observed import Observed, ObservedContainer
 
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """A container create request in engine terms.
-
-    ``config`` is the body of the engine's create call (Image, Cmd, Env, Labels, HostConfig, ...)
-    without NetworkingConfig; ``networks`` maps each engine network name to its endpoint settings
-    (Aliases, IPAMConfig...), in the order they are attached.
-    """
-
-    name: str
-    config: Mapping[str, Any]
-    networks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    service: str | None = None
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.config.get("Labels") or {}
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    tag: str
-    context: str
-    dockerfile: str | None = None
-    args: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    no_cache: bool = False
-    pull: bool = False
+__all__ = ["BuildSpec", "ContainerSpec", "Driver"]
 
 
 class Driver(Protocol):

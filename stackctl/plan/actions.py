@@ -11,6 +11,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container create request in engine terms.
+
+    ``config`` is the body of the engine's create call (Image, Cmd, Env, Labels, HostConfig, ...)
+    without NetworkingConfig; ``networks`` maps each engine network name to its endpoint settings
+    (Aliases, IPAMConfig...), in the order they are attached.
+    """
+
+    name: str
+    config: Mapping[str, Any]
+    networks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    service: str | None = None
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.config.get("Labels") or {}
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    tag: str
+    context: str
+    dockerfile: str | None = None
+    args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+
+
 # Kinds of action, in the order a plan prints them.
 KINDS = (
     "create_network", "recreate_network", "create_volume", "pull_image", "build_image",

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from stackctl.compose.apply import Applier, condition_state
+from stackctl.engine.apply import Applier, condition_state
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
 from stackctl.errors import ExecutionError

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from stackctl import labels as L
-from stackctl.compose.apply import Applier
+from stackctl.engine.apply import Applier
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
 from stackctl.errors import PlanError

@@ -12,12 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stackctl.compose.container_config import build_container_spec, endpoints, network_body, volume_body
-from stackctl.compose.images import build_spec
-from stackctl.compose.project import Project
-from stackctl.drivers.base import ContainerSpec, Driver
+from stackctl.engine.container_config import build_container_spec, endpoints, network_body, volume_body
+from stackctl.engine.images import Project, build_spec
+from stackctl.drivers.base import Driver
 from stackctl.errors import DriverError, ExecutionError
-from stackctl.plan.actions import Action
+from stackctl.plan.actions import Action, ContainerSpec
 
 POLL_SECONDS = 0.2
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from stackctl import __version__
 from stackctl import labels as L
-from stackctl.compose.durations import duration_ns, duration_s, size_bytes
-from stackctl.drivers.base import ContainerSpec
+from stackctl.engine.durations import duration_ns, duration_s, size_bytes
 from stackctl.model.dependencies import dependencies
+from stackctl.plan.actions import ContainerSpec
 from stackctl.plan.diff import container_name
 from stackctl.plan.hashing import network_hash, service_hash, volume_hash
 

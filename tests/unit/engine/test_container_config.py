@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from stackctl.compose.container_config import (
+from stackctl.engine.container_config import (
     ProjectContext,
     build_container_spec,
     network_body,
     restart_policy,
 )
-from stackctl.compose.durations import duration_ns, size_bytes
+from stackctl.engine.durations import duration_ns, size_bytes
 from tests.unit.plan._docs import doc, service
 
 CTX = ProjectContext("p", "/work", ("/work/compose.yaml",))

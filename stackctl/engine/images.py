@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from stackctl import labels as L
-from stackctl.compose.project import Project
-from stackctl.drivers.base import BuildSpec
+from stackctl.engine.container_config import ProjectContext
 from stackctl.errors import PlanError
-from stackctl.plan.actions import Action, Plan, Reason
+from stackctl.plan.actions import Action, BuildSpec, Plan, Reason
+
+
+class Project(Protocol):
+    """A loaded project as the engine layer reads it: its name, normalized document and label
+    context (the laptop's ``compose.project.Project`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def doc(self) -> Mapping[str, Any]: ...
+    @property
+    def ctx(self) -> ProjectContext: ...
+    @property
+    def services(self) -> Mapping[str, Mapping[str, Any]]: ...
+    def image_of(self, service: str) -> str: ...
 
 
 def plan_images(project: Project, services: list[str], present: Mapping[str, str | None], *,
