@@ -121,7 +121,7 @@ def balanced_options(project: Any, options: Any) -> Any:
 
     from stackctl.compose import frontdoor
 
-    return replace(options, balanced=frontdoor.balanced(project, options.scale, state_dir=state_dir()))
+    return replace(options, ports_elsewhere=frontdoor.balanced(project, options.scale, state_dir=state_dir()))
 
 
 def up_with_balancer(engine: Any, project: Any, request: Any, *, args: argparse.Namespace) -> Any:

@@ -81,7 +81,7 @@ def _listeners(project: Project, services: frozenset[str], containers: list[Obse
 def drain_removed(driver: Any, project: Project, options: UpOptions, plan: Plan, *, state_dir: Path) -> None:
     """Before a plan stops replicas of balanced services, point the balancer at the others only."""
     leaving = {a.params.get("id") for a in plan.actions
-               if a.kind in ("remove_container", "recreate_container") and a.service in options.balanced}
+               if a.kind in ("remove_container", "recreate_container") and a.service in options.ports_elsewhere}
     leaving |= {a.params.get("old_id") for a in plan.actions if a.kind == "recreate_container"}
     if not leaving or not _current_listeners(project.name, state_dir):
         return
@@ -89,7 +89,7 @@ def drain_removed(driver: Any, project: Project, options: UpOptions, plan: Plan,
 
     kept = [c for c in driver.observe(project.name).containers if c.id not in leaving]
     current = _current_listeners(project.name, state_dir)
-    backends = {lst.name: list(lst.backends) for lst in _listeners(project, options.balanced, kept)
+    backends = {lst.name: list(lst.backends) for lst in _listeners(project, options.ports_elsewhere, kept)
                 if lst.name in current}
     if backends:
         control.update_backends(project.name, backends, state_dir=state_dir)
@@ -97,11 +97,11 @@ def drain_removed(driver: Any, project: Project, options: UpOptions, plan: Plan,
 
 def sync(driver: Any, project: Project, options: UpOptions, *, state_dir: Path) -> None:
     """Point the balancer at the running replicas of every balanced service (starting it if needed)."""
-    if not options.balanced:
+    if not options.ports_elsewhere:
         return
     from stackctl.lb import control
 
-    listeners = _listeners(project, options.balanced, list(driver.observe(project.name).containers))
+    listeners = _listeners(project, options.ports_elsewhere, list(driver.observe(project.name).containers))
     control.ensure_balancer(project.name, listeners, state_dir=state_dir)
 
 

@@ -149,7 +149,7 @@ class _Lazy:
             from stackctl.engine.apply import Applier
 
             driver, project, request, publish = self.args
-            balanced = request.options.balanced
+            balanced = request.options.ports_elsewhere
             self.applier = Applier(driver, project, timeout=request.timeout, wait_timeout=request.wait_timeout,
                                    publish=publish or (lambda s: s not in balanced))
         return self.applier

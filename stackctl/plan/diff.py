@@ -7,7 +7,7 @@ can run each one as soon as what it needs is done.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.plan.hashing import network_hash, service_hash, volume_hash
 from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
+from stackctl.plan.slots import observed_slots
 
 SEPARATOR = "-"
 
@@ -35,7 +36,7 @@ class DesiredService:
     container_name: str | None = None
     has_healthcheck: bool = False
     shares: tuple[str, ...] = ()  # services whose namespaces or volumes this one uses (`service:x`)
-    balanced_ports: frozenset[int] = frozenset()  # host ports the load balancer serves instead
+    withheld_ports: frozenset[int] = frozenset()  # host ports served by something else: not published
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class UpOptions:
     ignore_orphans: bool = False
     start: bool = True
     timeout: int | None = None
-    balanced: frozenset[str] = frozenset()  # services whose fixed published ports the load balancer serves
+    # services whose fixed host ports something else serves (on the laptop, the balancer): their
+    # containers do not publish them
+    ports_elsewhere: frozenset[str] = frozenset()
 
 
 def container_name(project: str, service: str, number: int, custom: str | None = None) -> str:
@@ -73,9 +76,9 @@ def needs_recreate(desired: DesiredService, seen: ObservedContainer, *, policy: 
         lost = sorted(desired.volumes - seen.mounts)
         if lost:
             return Reason("volume not mounted", ", ".join(lost))
-    held = sorted({pub for _, pub, _, _ in seen.ports} & desired.balanced_ports)
+    held = sorted({pub for _, pub, _, _ in seen.ports} & desired.withheld_ports)
     if held:
-        return Reason("published port moves to the load balancer", ", ".join(map(str, held)))
+        return Reason("published port served elsewhere", ", ".join(map(str, held)))
     return None
 
 
@@ -111,7 +114,8 @@ def volume_names(doc: Mapping[str, Any], service: Mapping[str, Any], project: st
 
 
 def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping[str, str | None],
-                     scale: Mapping[str, int], balanced: frozenset[str] = frozenset()) -> dict[str, DesiredService]:
+                     scale: Mapping[str, int], ports_elsewhere: frozenset[str] = frozenset()
+                     ) -> dict[str, DesiredService]:
     out = {}
     for name, svc in (doc.get("services") or {}).items():
         out[name] = DesiredService(
@@ -120,7 +124,7 @@ def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping
             volumes=volume_names(doc, svc, project), depends_on=dependencies(svc, name),
             container_name=svc.get("container_name"), has_healthcheck=_has_healthcheck(svc),
             shares=shared_services(svc),
-            balanced_ports=fixed_host_ports(svc) if name in balanced else frozenset())
+            withheld_ports=fixed_host_ports(svc) if name in ports_elsewhere else frozenset())
     return out
 
 
@@ -158,16 +162,24 @@ def selected_services(desired: Mapping[str, DesiredService], names: Iterable[str
 
 
 def plan_up(doc: Mapping[str, Any], observed: Observed, *, project: str,
-            image_ids: Mapping[str, str | None], options: UpOptions) -> Plan:
-    """The actions that make the engine match the document for the selected services."""
-    desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale, balanced=options.balanced)
+            image_ids: Mapping[str, str | None], options: UpOptions,
+            slots: Mapping[str, Sequence[int]] | None = None) -> Plan:
+    """The actions that make the engine match the document for the selected services.
+
+    ``slots``: per service, the replica numbers its new containers take, in order (default: after the
+    highest number ``observed`` holds, as docker compose does)."""
+    desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale,
+                               ports_elsewhere=options.ports_elsewhere)
     chosen = selected_services(desired, options.services, no_deps=options.no_deps)
     named = set(options.services) or set(chosen)
     warnings: list[str] = []
     infra, infra_needs = _plan_infra(doc, observed, project, chosen, warnings)
     stopped = stopped_for_networks(infra)
+    if slots is None:
+        slots = observed_slots(observed, {name: desired[name].replicas for name in chosen})
     decisions = {name: _decide(desired[name], observed, project,
-                               options.recreate if name in named else options.deps_recreate, stopped)
+                               options.recreate if name in named else options.deps_recreate, stopped,
+                               slots.get(name, ()))
                  for name in chosen}
     builder = _UpBuilder(desired, decisions, infra_needs, start=options.start)
     actions = list(infra) + builder.build(chosen)
@@ -185,8 +197,9 @@ class _Decision:
 
 
 def _decide(d: DesiredService, observed: Observed, project: str, policy: str,
-            stopped: Mapping[str, str]) -> list[_Decision]:
-    """``stopped``: container ID -> the recreated networks for which the plan stops it."""
+            stopped: Mapping[str, str], slots: Sequence[int]) -> list[_Decision]:
+    """``stopped``: container ID -> the recreated networks for which the plan stops it; ``slots``: the
+    numbers of the containers to create."""
     if d.container_name and d.replicas > 1:
         raise PlanError(f'service "{d.name}" is using the custom container name "{d.container_name}"; '
                         "Docker requires each container to have a unique name. "
@@ -194,9 +207,10 @@ def _decide(d: DesiredService, observed: Observed, project: str, policy: str,
     seen = observed.of_service(d.name)
     keep, extra = seen[:d.replicas], seen[d.replicas:]
     out = [_decide_one(d, c, policy, stopped) for c in keep]
-    top = max((c.number for c in seen), default=0)
-    for i in range(d.replicas - len(keep)):
-        number = top + 1 + i
+    missing = d.replicas - len(keep)
+    if len(slots) < missing:
+        raise PlanError(f'service "{d.name}" needs {missing} new replica slots, {len(slots)} given')
+    for number in slots[:max(0, missing)]:
         why = Reason("scale", f"{len(seen)} -> {d.replicas}") if seen else Reason("missing")
         out.append(_Decision("create", container_name(project, d.name, number, d.container_name), number, why))
     for c in reversed(extra):

@@ -179,3 +179,17 @@ def test_network_changed_in_the_file_is_recreated_not_silently_reused() -> None:
     assert plan.warnings == ()
     assert [(a.kind, a.target, a.reason.code) for a in plan.of_kind("recreate_network")] == [
         ("recreate_network", "p_default", "config changed")]
+
+
+def test_replica_slots_come_in_as_an_input() -> None:
+    from stackctl.plan.slots import next_slots
+
+    document = web_db()
+    driver = FakeDriver()
+    plan = plan_up(document, driver.observe("p"), project="p", image_ids={}, options=UpOptions(scale={"web": 2}),
+                   slots={"web": (4, 7), "db": (1,)})
+    assert {a.target for a in plan.of_kind("create_container")} == {"p-web-4", "p-web-7", "p-db-1"}
+    assert next_slots([1, 3], 2) == (4, 5)  # docker compose's rule on one engine: after the highest
+    with pytest.raises(PlanError, match="needs 2 new replica slots, 1 given"):
+        plan_up(document, driver.observe("p"), project="p", image_ids={}, options=UpOptions(scale={"web": 2}),
+                slots={"web": (4,), "db": (1,)})
