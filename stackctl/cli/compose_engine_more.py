@@ -260,7 +260,9 @@ def _stdin_fd() -> int | None:
 
 def run_images_verb(args: argparse.Namespace) -> int:
     from stackctl.engine.apply import Applier
+    from stackctl.engine.bind import bind
     from stackctl.engine.images import plan_images
+    from stackctl.plan.actions import LOCAL
     from stackctl.compose.up import _inspect_images, _run
 
     ce = _engine()
@@ -276,7 +278,7 @@ def run_images_verb(args: argparse.Namespace) -> int:
     if args.dry_run:
         ce.print_plan(plan, empty=f"nothing to do: no image to {args.mode}")
         return 0
-    _run(plan, Applier(engine, project), ce.limit(), ce.reporter(args))
+    _run(bind(plan, project, image_ids={}), Applier({LOCAL: engine}), ce.limit(), ce.reporter(args))
     _inspect_images(engine, {a.target for a in plan.actions})
     return 0
 

@@ -10,7 +10,7 @@ from stackctl.engine.apply import Applier
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
 from stackctl.execute import Reporter, raise_for, run_actions
-from stackctl.plan.actions import Plan
+from stackctl.plan.actions import LOCAL, Plan
 from stackctl.plan.lifecycle import plan_down, plan_restart, plan_start, plan_stop_like
 from stackctl.plan.observed import Observed
 
@@ -27,16 +27,13 @@ class Target:
         return self.project.doc if self.project else None
 
 
-def _applier(driver: Driver, target: Target, timeout: int | None) -> Applier:
-    from stackctl.compose.project import from_document
-
-    project = target.project or from_document({"name": target.name, "services": {}})
-    return Applier(driver, project, timeout=timeout)
+def _applier(driver: Driver, timeout: int | None) -> Applier:
+    return Applier({LOCAL: driver}, timeout=timeout)
 
 
 def run_plan(driver: Driver, target: Target, plan: Plan, *, limit: int = 16, timeout: int | None = None,
              reporter: Reporter | None = None) -> Plan:
-    applier = _applier(driver, target, timeout)
+    applier = _applier(driver, timeout)
     outcome = run_actions(plan.actions, applier.run, limit=limit, reporter=reporter)
     raise_for(outcome, plan.by_id())
     return plan

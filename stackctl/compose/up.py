@@ -16,6 +16,7 @@ from stackctl.plan.diff import UpOptions, desired_services, plan_up, replicas_of
 from stackctl.plan.observed import Observed
 
 if TYPE_CHECKING:
+    from stackctl.engine.apply import Applier
     from stackctl.execute import Reporter
 # asyncio, the executor and the applier are imported only when there is something to do: a `up`
 # that finds everything up to date stays fast.
@@ -89,9 +90,9 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
     present = _inspect_images(driver, refs)
     observed = observed_result()
     images = plan_images(project, services, present, pull=request.pull, build=request.build)
-    applier = _Lazy(driver, project, request, publish)
+    applier = _Lazy(driver, request)
     if images.actions and not request.dry_run:
-        _run(images, applier.get(), request.limit, reporter)
+        _run(_bind(images, project, {}), applier.get(), request.limit, reporter)
         present.update(_inspect_images(driver, {a.target for a in images.actions}))
     image_ids = {s: present.get(project.image_of(s)) for s in project.services}
     plan = plan_up(project.doc, _without_disabled(observed, project), project=project.name,
@@ -102,9 +103,10 @@ def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Report
     if plan.actions:
         if before_apply is not None:
             before_apply(plan)
-        applier.get().image_ids = image_ids
+        elsewhere = request.options.ports_elsewhere
+        bound = _bind(plan, project, image_ids, publish or (lambda s: s not in elsewhere))
         try:
-            _run(plan, applier.get(), request.limit, reporter)
+            _run(bound, applier.get(), request.limit, reporter)
         finally:
             result.warnings += applier.get().warnings
         if not request.wait:  # --wait looks at every container itself, after they had time to die
@@ -140,19 +142,26 @@ def check_started(driver: Driver, project: Project, plan: Plan) -> None:
 
 
 class _Lazy:
-    def __init__(self, driver: Driver, project: Project, request: UpRequest,
-                 publish: Callable[[str], bool] | None) -> None:
-        self.args, self.applier = (driver, project, request, publish), None
+    def __init__(self, driver: Driver, request: UpRequest) -> None:
+        self.args = (driver, request)
+        self.applier: Applier | None = None
 
-    def get(self) -> Any:
+    def get(self) -> Applier:
         if self.applier is None:
             from stackctl.engine.apply import Applier
+            from stackctl.plan.actions import LOCAL
 
-            driver, project, request, publish = self.args
-            balanced = request.options.ports_elsewhere
-            self.applier = Applier(driver, project, timeout=request.timeout, wait_timeout=request.wait_timeout,
-                                   publish=publish or (lambda s: s not in balanced))
+            driver, request = self.args
+            self.applier = Applier({LOCAL: driver}, timeout=request.timeout, wait_timeout=request.wait_timeout)
         return self.applier
+
+
+def _bind(plan: Plan, project: Project, image_ids: Mapping[str, str | None],
+          publish: Callable[[str], bool] = lambda s: True) -> Plan:
+    """The plan with each action's full request bound in, for the one local engine."""
+    from stackctl.engine.bind import bind
+
+    return bind(plan, project, image_ids=image_ids, publish=publish)
 
 
 def _run(plan: Plan, applier: Any, limit: int, reporter: Reporter | None) -> None:
@@ -208,14 +217,14 @@ def prepare_resources(driver: Driver, project: Project, service: str, *, request
     ref = project.image_of(service)
     present = {ref: driver.image_id(ref)}
     images = plan_images(project, [service], present, pull=request.pull, build=request.build)
-    applier = _Lazy(driver, project, request, None)
+    applier = _Lazy(driver, request)
     if images.actions:
-        _run(images, applier.get(), request.limit, reporter)
+        _run(_bind(images, project, {}), applier.get(), request.limit, reporter)
         present[ref] = driver.image_id(ref)
     options = UpOptions(services=(service,), no_deps=True, recreate="never", start=False, ignore_orphans=True)
     plan = plan_up(project.doc, driver.observe(project.name), project=project.name,
                    image_ids={service: present[ref]}, options=options)
     infra = Plan(tuple(a for a in plan.actions if a.kind in ("create_network", "create_volume")))
     if infra.actions:
-        _run(infra, applier.get(), request.limit, reporter)
+        _run(_bind(infra, project, {}), applier.get(), request.limit, reporter)
     return present[ref]

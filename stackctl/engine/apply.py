@@ -1,180 +1,205 @@
-"""Runs the actions of a Plan on a Driver: the ``run`` coroutine the executor calls for each action.
+"""Applies the actions of a bound Plan: the ``run`` coroutine the executor calls for each action.
 
-Driver calls are synchronous; each one runs in a worker thread. Container starts that publish a
-fixed host port are serialized (as docker compose does) to avoid the engine's port-allocation race.
+One generic piece for every engine: each action goes to the driver of its ``engine`` (one entry for
+the laptop, one per node for a cluster), and its kind picks the handler from an explicit table.
+Everything an action needs travels in it (see :mod:`stackctl.engine.bind`); no compose document is
+read here. Driver calls are synchronous; each runs in a worker thread, so the caller's event loop
+stays free. Container starts that publish host ports are serialized per engine (as docker compose
+does) to avoid the engine's port-allocation race.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stackctl.engine.container_config import build_container_spec, endpoints, network_body, volume_body
-from stackctl.engine.images import Project, build_spec
 from stackctl.drivers.base import Driver
-from stackctl.errors import DriverError, ExecutionError
+from stackctl.errors import DriverError, ExecutionError, PlanError
 from stackctl.plan.actions import Action, ContainerSpec
 
 POLL_SECONDS = 0.2
 
 
+async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
 @dataclass
 class Applier:
-    driver: Driver
-    project: Project
-    image_ids: Mapping[str, str | None] = field(default_factory=dict)
+    """``drivers``: engine name -> its driver. ``timeout``: stop timeout; ``wait_timeout``: how long a
+    ``wait`` action waits for its condition."""
+
+    drivers: Mapping[str, Driver]
     timeout: int | None = None
     wait_timeout: float | None = None
-    publish: Callable[[str], bool] = lambda service: True
     warnings: list[str] = field(default_factory=list)
-    _port_lock: threading.Lock = field(default_factory=threading.Lock)
+    _port_locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     async def run(self, action: Action) -> None:
-        handler = getattr(self, f"_{action.kind}")
-        await handler(action)
-
-    @property
-    def doc(self) -> Mapping[str, Any]:
-        return self.project.doc
-
-    @property
-    def ctx(self):  # type: ignore[no-untyped-def]
-        return self.project.ctx
-
-    async def _pull_image(self, action: Action) -> None:
-        await self._call(self.driver.pull_image, action.target)
-
-    async def _build_image(self, action: Action) -> None:
-        await self._call(self.driver.build_image, build_spec(self.project, str(action.service)))
-
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    def _spec(self, action: Action, **kw: Any):  # type: ignore[no-untyped-def]
-        service = str(action.service)
-        return build_container_spec(self.doc, self.ctx, service, int(action.number or 1),
-                                    image_id=self.image_ids.get(service), publish=self.publish(service), **kw)
-
-    async def _create_network(self, action: Action) -> None:
-        body, labels = network_body(self.ctx, action.params["key"], action.params["config"])
-        await self._call(self.driver.create_network, action.target, body, labels)
-
-    async def _recreate_network(self, action: Action) -> None:
-        """As docker compose: stop the attached containers (dependents first), disconnect them, remove
-        the network, create it with the file's settings, reconnect them (with their service's aliases
-        and addresses); the plan starts them again, except those of services outside this `up`."""
-        others = await self._call(self._unplanned_on, action)  # e.g. of services left out of this `up`
-        running = [c["id"] for c in others if c["running"] and not c["oneoff"]]
-        for group in [*action.params["stop"], running]:
-            await asyncio.gather(*(self._call(self.driver.stop_container, cid, timeout=self.timeout)
-                                   for cid in group))
-        attached = [*action.params["attached"], *others]
-        await asyncio.gather(*(self._call(self.driver.disconnect_network, action.target, c["id"]) for c in attached))
         try:
-            await self._call(self.driver.remove_network, action.target)
-        except DriverError as exc:  # still used, e.g. by another project's container: put everything back
-            await self._reconnect(action.target, attached)
-            stopped = [cid for group in action.params["stop"] for cid in group]
-            await asyncio.gather(*(self._call(self.driver.start_container, cid) for cid in [*stopped, *running]))
-            raise DriverError(f'network "{action.target}" must be recreated (its settings changed) but cannot be '
-                              f"removed: {exc}; it keeps its old settings") from exc
-        await self._create_network(action)
-        await self._reconnect(action.target, attached)
-        await asyncio.gather(*(self._call(self.driver.start_container, cid)
-                               for cid in [*action.params["restart"], *running]))
+            driver = self.drivers[action.engine]
+        except KeyError:
+            raise PlanError(f'{action.describe()}: no driver for engine "{action.engine}"') from None
+        await HANDLERS[action.kind](self, driver, action)
 
-    async def _reconnect(self, network: str, attached: list[Mapping[str, Any]]) -> None:
-        for c in attached:
-            await self._call(self.driver.connect_network, network, c["id"], self._endpoint(network, c))
+    def port_lock(self, engine: str) -> threading.Lock:
+        return self._port_locks.setdefault(engine, threading.Lock())
 
-    def _unplanned_on(self, action: Action) -> list[dict[str, Any]]:
-        """The project's containers on the network that the plan did not see (filtered out, or new)."""
-        known = {c["id"] for c in action.params["attached"]}
-        return [{"id": c.id, "name": c.name, "service": c.service, "number": c.number, "oneoff": c.oneoff,
-                 "running": c.running}
-                for c in self.driver.observe(self.ctx.name).containers
-                if action.target in c.networks and c.id not in known]
 
-    def _endpoint(self, network: str, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        """The endpoint a service's container gets on ``network`` when it is created; None for one-off
-        containers and services no longer in the file."""
-        svc = (self.doc.get("services") or {}).get(container["service"])
-        if svc is None or container["oneoff"]:
-            return None
-        return endpoints(self.doc, self.ctx, container["service"], svc, container["name"]).get(network)
+Handler = Callable[[Applier, Driver, Action], Awaitable[None]]
 
-    async def _create_volume(self, action: Action) -> None:
-        body, labels = volume_body(self.ctx, action.params["key"], action.params["config"])
-        await self._call(self.driver.create_volume, action.target, body, labels)
 
-    async def _create_container(self, action: Action) -> None:
-        await self._call(self.driver.create_container, self._spec(action))
+def _bound(action: Action, value: Any, what: str) -> Any:
+    if value is None:
+        raise PlanError(f"{action.describe()}: the plan carries no {what} (bind it first)")
+    return value
 
-    async def _recreate_container(self, action: Action) -> None:
-        """Create the new container first: if that fails, the old one keeps running untouched."""
-        old_id = action.params["old_id"]
-        spec = inherit_volumes(self._spec(action, replace=f"{action.service}-{action.number}",
-                                          create_name=f"{old_id[:12]}_{action.target}"),
-                               action.params.get("inherit") or {})
-        new_id = await self._call(self.driver.create_container, spec)
-        await self._call(self.driver.stop_container, old_id, timeout=self.timeout)
-        await self._call(self.driver.remove_container, old_id, force=True)
-        await self._call(self.driver.rename_container, new_id, action.target)
 
-    async def _start_container(self, action: Action) -> None:
-        ref = action.params.get("id") or action.target
-        svc = (self.doc.get("services") or {}).get(action.service or "") or {}
-        if svc.get("ports"):
-            await self._call(self._locked_start, ref)
-        else:
-            await self._call(self.driver.start_container, ref)
+async def _pull_image(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.pull_image, action.target)
 
-    def _locked_start(self, ref: str) -> None:
-        with self._port_lock:
-            self.driver.start_container(ref)
 
-    async def _stop_container(self, action: Action) -> None:
-        await self._call(self.driver.stop_container, action.params["id"], timeout=self.timeout)
+async def _build_image(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.build_image, _bound(action, action.build, "build request"))
 
-    async def _kill_container(self, action: Action) -> None:
-        await self._call(self.driver.kill_container, action.params["id"],
-                         signal=action.params.get("signal") or "SIGKILL")
 
-    async def _restart_container(self, action: Action) -> None:
-        await self._call(self.driver.restart_container, action.params["id"], timeout=self.timeout)
+async def _create_network(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.create_network, action.target, action.params["body"], action.params["labels"])
 
-    async def _remove_container(self, action: Action) -> None:
-        cid = action.params["id"]
-        timeout = action.params.get("timeout", self.timeout)
-        if action.params.get("stop", True) and timeout != 0:  # -t 0: the forced removal kills at once
-            try:
-                await self._call(self.driver.stop_container, cid, timeout=timeout)
-            except DriverError:
-                pass  # already stopped or gone; the removal below reports real problems
-        await self._call(self.driver.remove_container, cid, force=True,
-                         volumes=bool(action.params.get("volumes")))
 
-    async def _remove_network(self, action: Action) -> None:
-        await self._call(self.driver.remove_network, action.target)
+async def _recreate_network(ap: Applier, driver: Driver, action: Action) -> None:
+    """As docker compose: stop the attached containers (dependents first), disconnect them, remove
+    the network, create it with the file's settings, reconnect them (with their service's aliases
+    and addresses); the plan starts them again, except those of services outside this `up`."""
+    others = await _call(_unplanned_on, driver, action)  # e.g. of services left out of this `up`
+    running = [c["id"] for c in others if c["running"] and not c["oneoff"]]
+    for group in [*action.params["stop"], running]:
+        await asyncio.gather(*(_call(driver.stop_container, cid, timeout=ap.timeout) for cid in group))
+    attached = [*action.params["attached"], *others]
+    await asyncio.gather(*(_call(driver.disconnect_network, action.target, c["id"]) for c in attached))
+    try:
+        await _call(driver.remove_network, action.target)
+    except DriverError as exc:  # still used, e.g. by another project's container: put everything back
+        await _reconnect(driver, action, attached)
+        stopped = [cid for group in action.params["stop"] for cid in group]
+        await asyncio.gather(*(_call(driver.start_container, cid) for cid in [*stopped, *running]))
+        raise DriverError(f'network "{action.target}" must be recreated (its settings changed) but cannot be '
+                          f"removed: {exc}; it keeps its old settings") from exc
+    await _create_network(ap, driver, action)
+    await _reconnect(driver, action, attached)
+    await asyncio.gather(*(_call(driver.start_container, cid) for cid in [*action.params["restart"], *running]))
 
-    async def _remove_volume(self, action: Action) -> None:
+
+async def _reconnect(driver: Driver, action: Action, attached: list[Mapping[str, Any]]) -> None:
+    for c in attached:
+        await _call(driver.connect_network, action.target, c["id"], _endpoint(action, c))
+
+
+def _unplanned_on(driver: Driver, action: Action) -> list[dict[str, Any]]:
+    """The project's containers on the network that the plan did not see (filtered out, or new)."""
+    known = {c["id"] for c in action.params["attached"]}
+    return [{"id": c.id, "name": c.name, "service": c.service, "number": c.number, "oneoff": c.oneoff,
+             "running": c.running}
+            for c in driver.observe(action.params["project"]).containers
+            if action.target in c.networks and c.id not in known]
+
+
+def _endpoint(action: Action, container: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The endpoint a service's container gets on the network when it is created; None for one-off
+    containers and services no longer in the file."""
+    ep = (action.params.get("endpoints") or {}).get(container["service"])
+    if ep is None or container["oneoff"]:
+        return None
+    return {**ep, "Aliases": [container["name"], *ep.get("Aliases", [])]}
+
+
+async def _create_volume(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.create_volume, action.target, action.params["body"], action.params["labels"])
+
+
+async def _create_container(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.create_container, _bound(action, action.spec, "container spec"))
+
+
+async def _recreate_container(ap: Applier, driver: Driver, action: Action) -> None:
+    """Create the new container first: if that fails, the old one keeps running untouched."""
+    old_id = action.params["old_id"]
+    spec = inherit_volumes(_bound(action, action.spec, "container spec"), action.params.get("inherit") or {})
+    new_id = await _call(driver.create_container, spec)
+    await _call(driver.stop_container, old_id, timeout=ap.timeout)
+    await _call(driver.remove_container, old_id, force=True)
+    await _call(driver.rename_container, new_id, action.target)
+
+
+async def _start_container(ap: Applier, driver: Driver, action: Action) -> None:
+    ref = action.params.get("id") or action.target
+    if action.params.get("ports"):
+        lock = ap.port_lock(action.engine)
+
+        def locked() -> None:
+            with lock:
+                driver.start_container(ref)
+        await _call(locked)
+    else:
+        await _call(driver.start_container, ref)
+
+
+async def _stop_container(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.stop_container, action.params["id"], timeout=ap.timeout)
+
+
+async def _kill_container(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.kill_container, action.params["id"], signal=action.params.get("signal") or "SIGKILL")
+
+
+async def _restart_container(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.restart_container, action.params["id"], timeout=ap.timeout)
+
+
+async def _remove_container(ap: Applier, driver: Driver, action: Action) -> None:
+    cid = action.params["id"]
+    timeout = action.params.get("timeout", ap.timeout)
+    if action.params.get("stop", True) and timeout != 0:  # -t 0: the forced removal kills at once
         try:
-            await self._call(self.driver.remove_volume, action.target)
+            await _call(driver.stop_container, cid, timeout=timeout)
         except DriverError:
-            if not action.params.get("best_effort"):
-                raise  # an anonymous volume already gone with its container, or shared: not an error
+            pass  # already stopped or gone; the removal below reports real problems
+    await _call(driver.remove_container, cid, force=True, volumes=bool(action.params.get("volumes")))
 
-    async def _wait(self, action: Action) -> None:
-        try:
-            await wait_condition(self.driver, self.ctx.name, str(action.service), action.params["condition"],
-                                 timeout=self.wait_timeout)
-        except ExecutionError as exc:
-            if action.params.get("required", True):
-                raise
-            self.warnings.append(f'optional dependency "{action.service}" failed: {exc}')
+
+async def _remove_network(ap: Applier, driver: Driver, action: Action) -> None:
+    await _call(driver.remove_network, action.target)
+
+
+async def _remove_volume(ap: Applier, driver: Driver, action: Action) -> None:
+    try:
+        await _call(driver.remove_volume, action.target)
+    except DriverError:
+        if not action.params.get("best_effort"):
+            raise  # an anonymous volume already gone with its container, or shared: not an error
+
+
+async def _wait(ap: Applier, driver: Driver, action: Action) -> None:
+    try:
+        await wait_condition(driver, action.params["project"], str(action.service), action.params["condition"],
+                             timeout=ap.wait_timeout)
+    except ExecutionError as exc:
+        if action.params.get("required", True):
+            raise
+        ap.warnings.append(f'optional dependency "{action.service}" failed: {exc}')
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "pull_image": _pull_image, "build_image": _build_image,
+    "create_network": _create_network, "recreate_network": _recreate_network, "create_volume": _create_volume,
+    "create_container": _create_container, "recreate_container": _recreate_container,
+    "start_container": _start_container, "stop_container": _stop_container, "kill_container": _kill_container,
+    "restart_container": _restart_container, "remove_container": _remove_container,
+    "remove_network": _remove_network, "remove_volume": _remove_volume, "wait": _wait,
+}
 
 
 def inherit_volumes(spec: ContainerSpec, anonymous: Mapping[str, str]) -> ContainerSpec:

@@ -1,5 +1,7 @@
 """The Plan: Actions on the engine, each with the Reason it is needed and what it waits for.
 
+A plan is plain data: once bound (:func:`stackctl.engine.bind.bind`) each action carries the engine it
+runs on and every request it makes there (a container's full spec, a build, a network's body).
 An action ``needs`` other actions by id; the executor runs it as soon as all of them succeeded.
 Waiting for a ``depends_on`` condition is itself an action (kind ``wait``), so the executor needs no
 knowledge of conditions and there is no barrier per dependency level.
@@ -42,6 +44,9 @@ class BuildSpec:
     pull: bool = False
 
 
+# The engine an action runs on when there is only one (the laptop's).
+LOCAL = "local"
+
 # Kinds of action, in the order a plan prints them.
 KINDS = (
     "create_network", "recreate_network", "create_volume", "pull_image", "build_image",
@@ -79,6 +84,9 @@ class Action:
     number: int | None = None
     needs: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = LOCAL  # the engine (node) it runs on: the applier routes it to that engine's driver
+    spec: ContainerSpec | None = None  # create/recreate_container: the full create request, once bound
+    build: BuildSpec | None = None  # build_image: the build request, once bound
 
     @property
     def id(self) -> str:

@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from stackctl.engine.apply import Applier, condition_state
+from stackctl.engine.bind import bind
+from stackctl.plan.actions import LOCAL
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
 from stackctl.errors import ExecutionError
@@ -21,8 +23,8 @@ IMAGE_ID = "sha256:" + "2" * 64
 def up(document, driver, **options):
     plan = plan_up(document, driver.observe(document["name"]), project=document["name"],
                    image_ids={s: IMAGE_ID for s in document["services"]}, options=UpOptions(**options))
-    applier = Applier(driver, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]},
-                      wait_timeout=2)
+    applier = Applier({LOCAL: driver}, wait_timeout=2)
+    plan = bind(plan, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
     outcome = asyncio.run(execute(plan.actions, applier.run))
     raise_for(outcome, plan.by_id())
     return plan
@@ -90,7 +92,8 @@ def test_optional_dependency_that_fails_only_warns_and_the_dependent_starts() ->
         "cache": {"condition": "service_healthy", "required": False}})})
     driver = FakeDriver(images={BUSYBOX: IMAGE_ID}, exit_codes={"cache": 1})
     plan = plan_up(document, driver.observe("p"), project="p", image_ids={}, options=UpOptions())
-    applier = Applier(driver, from_document(document), wait_timeout=2)
+    applier = Applier({LOCAL: driver}, wait_timeout=2)
+    plan = bind(plan, from_document(document), image_ids={})
     outcome = asyncio.run(execute(plan.actions, applier.run))
     assert outcome.ok
     expected = ('optional dependency "cache" failed: dependency failed to start: '

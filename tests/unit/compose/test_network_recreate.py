@@ -10,6 +10,8 @@ import pytest
 
 from stackctl import labels as L
 from stackctl.engine.apply import Applier
+from stackctl.engine.bind import bind
+from stackctl.plan.actions import LOCAL
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
 from stackctl.errors import DriverError, ExecutionError
@@ -40,7 +42,8 @@ def plan(document, driver, **options):  # type: ignore[no-untyped-def]
 
 def up(document, driver, **options):  # type: ignore[no-untyped-def]
     the_plan = plan(document, driver, **options)
-    applier = Applier(driver, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
+    applier = Applier({LOCAL: driver})
+    the_plan = bind(the_plan, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
     raise_for(asyncio.run(execute(the_plan.actions, applier.run)), the_plan.by_id())
     return the_plan
 
@@ -111,7 +114,8 @@ def test_containers_the_plan_did_not_see_are_also_moved_to_the_new_network_and_k
     document = stack(icc="false")
     the_plan = plan_up(document, hidden, project="p", image_ids={s: IMAGE_ID for s in document["services"]},
                        options=UpOptions(services=("db",)))
-    applier = Applier(driver, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
+    applier = Applier({LOCAL: driver})
+    the_plan = bind(the_plan, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
     raise_for(asyncio.run(execute(the_plan.actions, applier.run)), the_plan.by_id())
     assert ("disconnect", f"{web_id}@p_front") in driver.calls and ("connect", f"{web_id}@p_front") in driver.calls
     assert driver.calls.index(("stop", "p-web-1")) < driver.calls.index(("remove_network", "p_front"))

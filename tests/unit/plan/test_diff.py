@@ -8,6 +8,8 @@ import pytest
 
 from stackctl import labels as L
 from stackctl.engine.apply import Applier
+from stackctl.engine.bind import bind
+from stackctl.plan.actions import LOCAL
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
 from stackctl.errors import PlanError
@@ -26,7 +28,8 @@ def _plan(document, driver, **options):
 
 def _apply(document, driver, **options):
     plan = _plan(document, driver, **options)
-    applier = Applier(driver, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
+    applier = Applier({LOCAL: driver})
+    plan = bind(plan, from_document(document), image_ids={s: IMAGE_ID for s in document["services"]})
     outcome = asyncio.run(execute(plan.actions, applier.run))
     assert outcome.ok, outcome.failed
     return plan
