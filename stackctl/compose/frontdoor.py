@@ -10,7 +10,6 @@ out of the balancer (and drained) before they are stopped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,9 @@ def _fixed(svc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _current_listeners(project: str, state_dir: Path) -> set[str]:
-    from stackctl.lb.control import files
+    from stackctl.lb.control import listener_names
 
-    try:
-        doc = json.loads(files(project, state_dir=state_dir).config.read_text())
-    except (OSError, ValueError):
-        return set()
-    return set((doc.get("listeners") or {}).keys()) if isinstance(doc, dict) else set()
+    return listener_names(project, state_dir=state_dir)
 
 
 def balanced(project: Project, scale: Mapping[str, int], *, state_dir: Path) -> frozenset[str]:
@@ -108,5 +103,5 @@ def sync(driver: Any, project: Project, options: UpOptions, *, state_dir: Path) 
 def stop(project_name: str, *, state_dir: Path) -> None:
     from stackctl.lb import control
 
-    if control.files(project_name, state_dir=state_dir).config.exists():
+    if control.is_configured(project_name, state_dir=state_dir):
         control.stop_balancer(project_name, state_dir=state_dir)

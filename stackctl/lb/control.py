@@ -206,6 +206,21 @@ def wait_drained(project: str, listener: str, addresses: Collection[Address], *,
         time.sleep(0.05)
 
 
+def listener_names(project: str, *, state_dir: Path) -> set[str]:
+    """The listeners the project's balancer is configured with (empty: it has none, or its state
+    cannot be read; the balancer itself reports a broken state when it is next changed)."""
+    try:
+        doc = json.loads(files(project, state_dir=state_dir).config.read_text())
+    except (OSError, ValueError):
+        return set()
+    return set((doc.get("listeners") or {}).keys()) if isinstance(doc, dict) else set()
+
+
+def is_configured(project: str, *, state_dir: Path) -> bool:
+    """Whether the project has a balancer configuration (running or not)."""
+    return files(project, state_dir=state_dir).config.exists()
+
+
 def balancer_info(project: str, *, state_dir: Path) -> BalancerInfo | None:
     """The running balancer of a project (pid, admin socket, listeners), for `compose ps`; else None."""
     paths = files(project, state_dir=state_dir)
