@@ -14,8 +14,8 @@ there, and with none there is no balancer to find.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,7 @@ class RemoteBalancer:
             return self._found
         if not found.others:
             return None
-        newest = sorted(found.others)[-1]
-        return replace(found, dir=f"{found.base}/{newest}")
+        return replace(found, dir=f"{found.base}/{max(found.others)}")  # any one can read and stop
 
     def _call(self, action: str, project: str, request: Any = None, *, install: bool) -> Any:
         found = self._runnable(install=install)

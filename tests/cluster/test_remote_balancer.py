@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from typing import Self
 
 import pytest
 
@@ -120,7 +121,7 @@ class Load:
             except OSError as exc:
                 self.failures.append(f"{time.strftime('%X')} {exc!r}")
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         for t in self._threads:
             t.start()
         return self

@@ -22,7 +22,8 @@ def bundle() -> ssh_install.Bundle:
 
 
 def test_archive_holds_stackctl_with_its_native_relay_and_pure_yaml(bundle: ssh_install.Bundle) -> None:
-    names = tarfile.open(fileobj=io.BytesIO(bundle.archive)).getnames()
+    with tarfile.open(fileobj=io.BytesIO(bundle.archive)) as tar:
+        names = tar.getnames()
     assert "stackctl/cli/main.py" in names and "stackctl/lb/control.py" in names and "yaml/__init__.py" in names
     assert [n for n in names if n.endswith(".so")] == [n for n in names if n.startswith("stackctl/lb/_relay")]
     assert not [n for n in names if "__pycache__" in n or n.endswith((".c", ".pyc"))]
@@ -31,7 +32,7 @@ def test_archive_holds_stackctl_with_its_native_relay_and_pure_yaml(bundle: ssh_
 
 def _probe(bundle: ssh_install.Bundle, python: str, version: str, machine: str, stamp: str,
            others: str = "") -> ssh_install.Installation:
-    text = "\n".join(["/var/lib/stackctl", python, version, machine, stamp, others]) + "\n"
+    text = f"/var/lib/stackctl\n{python}\n{version}\n{machine}\n{stamp}\n{others}\n"
     return ssh_install.parse_probe("ssh://root@n1", bundle, text)
 
 
