@@ -36,6 +36,8 @@ def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _register_up(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from stackctl.cli import compose_balancer
+
     for verb in ("up", "create"):
         p = _common(verbs.add_parser(verb, help="create and start containers" if verb == "up"
                                      else "create containers without starting them"))
@@ -57,6 +59,7 @@ def _register_up(verbs: argparse._SubParsersAction) -> None:  # type: ignore[typ
         p.add_argument("--no-deps", action="store_true")
         p.add_argument("--remove-orphans", action="store_true")
         p.add_argument("-t", "--timeout", type=int)
+        compose_balancer.add_yes(p)
         p.set_defaults(func=run_up, verb_name=verb)
 
 
@@ -116,28 +119,30 @@ def state_dir() -> Any:
     return Path(base) / "stackctl"
 
 
-def balanced_options(project: Any, options: Any) -> Any:
+def balanced_options(project: Any, options: Any, *, lb: Any) -> Any:
     from dataclasses import replace
 
     from stackctl.compose import frontdoor
 
-    return replace(options, ports_elsewhere=frontdoor.balanced(project, options.scale, state_dir=state_dir()))
+    return replace(options, ports_elsewhere=frontdoor.balanced(project, options.scale, lb=lb))
 
 
 def up_with_balancer(engine: Any, project: Any, request: Any, *, args: argparse.Namespace) -> Any:
     """`up`/`scale`: the plan, with fixed published ports of replicated services behind the balancer."""
     from dataclasses import replace
 
+    from stackctl.cli.compose_balancer import balancer
     from stackctl.compose import frontdoor
     from stackctl.compose.up import up
 
-    request = replace(request, options=balanced_options(project, request.options))
-    where = state_dir()
+    lb = balancer(args)  # on the engine's host: here, over SSH, or none (tcp://)
+    request = replace(request, options=balanced_options(project, request.options, lb=lb))
+    if request.options.ports_elsewhere:
+        lb.prepare(dry_run=args.dry_run)  # install (asking) or refuse, before anything changes
     result = up(engine, project, request, reporter=None if args.dry_run else reporter(args),
-                before_apply=lambda plan: frontdoor.drain_removed(engine, project, request.options, plan,
-                                                                  state_dir=where))
+                before_apply=lambda plan: frontdoor.drain_removed(engine, project, request.options, plan, lb=lb))
     if not args.dry_run:
-        frontdoor.sync(engine, project, request.options, state_dir=where)
+        frontdoor.sync(engine, project, request.options, lb=lb)
     return result
 
 
@@ -273,5 +278,7 @@ def run_down(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_plan(plan, empty="nothing to do: nothing to remove")
     else:
-        frontdoor.stop(tgt.name, state_dir=state_dir())
+        from stackctl.cli.compose_balancer import balancer
+
+        frontdoor.stop(tgt.name, lb=balancer(args))
     return 0

@@ -48,6 +48,9 @@ def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type
     p = common(verbs.add_parser("scale", help="set the number of containers of services"))
     p.add_argument("pairs", nargs="+", metavar="SERVICE=N")
     p.add_argument("--no-deps", action="store_true")
+    from stackctl.cli.compose_balancer import add_yes
+
+    add_yes(p)
     p.set_defaults(func=run_scale)
     _register_tools(verbs, common)
 
@@ -124,19 +127,20 @@ def run_ps(args: argparse.Namespace) -> int:
         sys.stdout.write(views.ps_json(rows, tgt.name, now=time.time(), trunc=not args.no_trunc))
     else:
         sys.stdout.write(views.ps_table(rows, now=time.time(), trunc=not args.no_trunc))
-        _print_balancer(tgt.name)
+        _print_balancer(tgt.name, args)
     return 0
 
 
-def _print_balancer(project: str) -> None:
+def _print_balancer(project: str, args: argparse.Namespace) -> None:
     """The project's load balancer (listeners and backends with their health), when one runs."""
-    from stackctl.cli import compose_engine as ce
+    from stackctl.cli.compose_balancer import balancer
     from stackctl.cli.lb import format_stats
-    from stackctl.lb import control
 
-    listeners = control.balancer_stats(project, state_dir=ce.state_dir())
+    lb = balancer(args)
+    listeners = lb.balancer_stats(project)
     if listeners:
-        sys.stdout.write(f"\nload balancer of {project}\n" + format_stats(listeners))
+        where = "" if lb.where == "this machine" else f" on {lb.where}"
+        sys.stdout.write(f"\nload balancer of {project}{where}\n" + format_stats(listeners))
 
 
 def run_logs(args: argparse.Namespace) -> int:
@@ -289,10 +293,10 @@ def run_port(args: argparse.Namespace) -> int:
     tgt, _, found = _containers(args)
     where = views.port_of(found, args.service, args.private_port, args.protocol, args.index)
     if where is None and tgt.project is not None:  # replicas behind the balancer share its port
+        from stackctl.cli.compose_balancer import balancer
         from stackctl.compose.frontdoor import balanced_port
 
-        where = balanced_port(tgt.project, args.service, args.private_port, args.protocol,
-                              state_dir=_engine().state_dir())
+        where = balanced_port(tgt.project, args.service, args.private_port, args.protocol, lb=balancer(args))
     if where is None:
         raise UsageError(f"no port {args.private_port}/{args.protocol} published for service {args.service}")
     print(where)

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     where.add_argument("--admin", type=Path, help="the balancer's admin socket")
     stats.add_argument("--json", action="store_true", help="print the raw JSON")
     stats.set_defaults(func=cmd_stats)
+    from stackctl.cli import lb_project
+
+    lb_project.register(sub)  # internal: how the CLI drives a balancer on an engine's remote host
 
 
 def load_file(path: Path) -> Any:

@@ -6,18 +6,24 @@ project's balancer (``stackctl.lb.control``) listen on the published port and fo
 replicas' addresses. A service stays behind the balancer once it got there (until `down`), so that
 scaling back to one replica does not move the port again. Replicas that a plan removes are taken
 out of the balancer (and drained) before they are stopped.
+
+The balancer runs on the engine's host: every function takes the project's balancer control
+(``lb``: :class:`stackctl.lb.balancers.LocalBalancer` here, ``RemoteBalancer`` over SSH, ``NoBalancer``
+for an engine stackctl cannot run one beside), chosen by the CLI from the engine address.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.compose.project import Project
 from stackctl.plan.actions import Plan
 from stackctl.plan.diff import UpOptions, fixed_host_ports, replicas_of
 from stackctl.plan.observed import ObservedContainer
+
+if TYPE_CHECKING:
+    from stackctl.lb.balancers import BalancerControl
 
 
 def listener_name(service: str, port: Mapping[str, Any]) -> str:
@@ -30,27 +36,21 @@ def _fixed(svc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             and int(p["published"]) in ports]
 
 
-def _current_listeners(project: str, state_dir: Path) -> set[str]:
-    from stackctl.lb.control import listener_names
-
-    return listener_names(project, state_dir=state_dir)
-
-
-def balanced(project: Project, scale: Mapping[str, int], *, state_dir: Path) -> frozenset[str]:
+def balanced(project: Project, scale: Mapping[str, int], *, lb: BalancerControl) -> frozenset[str]:
     """Services whose fixed published ports the balancer serves: several replicas, or already behind it."""
     out = {name for name, svc in project.services.items()
            if _fixed(svc) and replicas_of(svc, scale.get(name)) > 1}
     if any(_fixed(svc) for svc in project.services.values()):
-        current = _current_listeners(project.name, state_dir)
+        current = lb.listener_names(project.name)
         out |= {name for name, svc in project.services.items()
                 if any(listener_name(name, p) in current for p in _fixed(svc))}
     return frozenset(out)
 
 
-def balanced_port(project: Project, service: str, private: int, protocol: str, *, state_dir: Path) -> str | None:
+def balanced_port(project: Project, service: str, private: int, protocol: str, *, lb: BalancerControl) -> str | None:
     """`host:port` where the balancer serves ``service``'s ``private`` port, or None when it does not."""
     svc = project.services.get(service) or {}
-    current = _current_listeners(project.name, state_dir)
+    current = lb.listener_names(project.name)
     for port in _fixed(svc):
         if (int(port.get("target") or 0) == private and (port.get("protocol") or "tcp") == protocol
                 and listener_name(service, port) in current):
@@ -73,35 +73,33 @@ def _listeners(project: Project, services: frozenset[str], containers: list[Obse
     return out
 
 
-def drain_removed(driver: Any, project: Project, options: UpOptions, plan: Plan, *, state_dir: Path) -> None:
-    """Before a plan stops replicas of balanced services, point the balancer at the others only."""
+def drain_removed(driver: Any, project: Project, options: UpOptions, plan: Plan, *, lb: BalancerControl) -> None:
+    """Before a plan stops replicas of balanced services, point the balancer at the others only, and
+    wait until the connections to the leaving ones have finished (at most their drain timeout)."""
     leaving = {a.params.get("id") for a in plan.actions
                if a.kind in ("remove_container", "recreate_container") and a.service in options.ports_elsewhere}
     leaving |= {a.params.get("old_id") for a in plan.actions if a.kind == "recreate_container"}
-    if not leaving or not _current_listeners(project.name, state_dir):
+    current = lb.listener_names(project.name) if leaving else frozenset()
+    if not current:
         return
-    from stackctl.lb import control
-
-    kept = [c for c in driver.observe(project.name).containers if c.id not in leaving]
-    current = _current_listeners(project.name, state_dir)
+    seen = list(driver.observe(project.name).containers)
+    kept = [c for c in seen if c.id not in leaving]
     backends = {lst.name: list(lst.backends) for lst in _listeners(project, options.ports_elsewhere, kept)
                 if lst.name in current}
     if backends:
-        control.update_backends(project.name, backends, state_dir=state_dir)
+        lb.update_backends(project.name, backends)
+    for lst in _listeners(project, options.ports_elsewhere, [c for c in seen if c.id in leaving]):
+        if lst.name in current and lst.backends:
+            lb.wait_drained(project.name, lst.name, [b.address for b in lst.backends])
 
 
-def sync(driver: Any, project: Project, options: UpOptions, *, state_dir: Path) -> None:
+def sync(driver: Any, project: Project, options: UpOptions, *, lb: BalancerControl) -> None:
     """Point the balancer at the running replicas of every balanced service (starting it if needed)."""
     if not options.ports_elsewhere:
         return
-    from stackctl.lb import control
-
     listeners = _listeners(project, options.ports_elsewhere, list(driver.observe(project.name).containers))
-    control.ensure_balancer(project.name, listeners, state_dir=state_dir)
+    lb.ensure_balancer(project.name, listeners)
 
 
-def stop(project_name: str, *, state_dir: Path) -> None:
-    from stackctl.lb import control
-
-    if control.is_configured(project_name, state_dir=state_dir):
-        control.stop_balancer(project_name, state_dir=state_dir)
+def stop(project_name: str, *, lb: BalancerControl) -> None:
+    lb.stop_balancer(project_name)

@@ -152,7 +152,7 @@ def _make_files(layout: LabLayout) -> None:
     layout.authorized_keys.write_text(pub, encoding="utf-8")
     known = []
     for node in layout.nodes:
-        for sub in ("run", "docker", "etc-docker", "logs", "etcd"):
+        for sub in ("run", "docker", "etc-docker", "logs", "etcd", "stackctl"):
             (node.dir / sub).mkdir(parents=True, exist_ok=True)
         _keygen(node.host_key, f"root@{node.name}")
         (node.dir / "sshd_config").write_text(sshd_config(layout, node), encoding="utf-8")

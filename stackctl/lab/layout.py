@@ -7,7 +7,8 @@ A lab named ``NAME`` with N nodes is, on the host:
   ``stk-NAME-I`` sits on the bridge, and whose node end is ``eth0`` with address ``.10+i``;
 - persistent mount and UTS namespaces under ``RUN_ROOT/NAME/ns/``;
 - per-node directories under ``STATE_ROOT/NAME/nodes/nodeI/`` bound inside the node over
-  ``/run``, ``/var/lib/docker``, ``/etc/docker`` (and ``/var/lib/etcd`` on managers);
+  ``/run``, ``/var/lib/docker``, ``/etc/docker``, ``/var/lib/stackctl`` (what stackctl installs on a
+  node, as on a VM) and, on managers, ``/var/lib/etcd``;
 - an ``iptables`` FORWARD rule tagged with the comment ``stackctl-lab-NAME``.
 
 Nothing here touches the system; :mod:`stackctl.lab.system` and :mod:`stackctl.lab.lab` do.

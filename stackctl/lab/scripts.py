@@ -15,13 +15,14 @@ import shlex
 from stackctl.lab.layout import LabLayout, NodePlan, etcd_initial_cluster
 
 # Host mounts a node must not inherit, and the node directories bound in their place.
-_DETACH = ("/run", "/var/lib/docker", "/var/lib/etcd", "/etc/docker")
+_DETACH = ("/run", "/var/lib/docker", "/var/lib/etcd", "/etc/docker", "/var/lib/stackctl")
 
 
 def node_binds(node: NodePlan) -> list[tuple[str, str]]:
     """(host directory, path inside the node) pairs."""
     binds = [(str(node.run_dir), "/run"), (str(node.dir / "docker"), "/var/lib/docker"),
-             (str(node.dir / "etc-docker"), "/etc/docker")]
+             (str(node.dir / "etc-docker"), "/etc/docker"),
+             (str(node.dir / "stackctl"), "/var/lib/stackctl")]  # what stackctl installs on a node
     if node.is_manager:
         binds.append((str(node.dir / "etcd"), "/var/lib/etcd"))
     return binds
