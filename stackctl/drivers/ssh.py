@@ -27,8 +27,8 @@ from typing import Any, Self
 
 import asyncssh
 
-from stackctl.cluster.inventory import NodeSpec
 from stackctl.errors import DriverError, EngineUnavailable, HostKeyError
+from stackctl.nodes import NodeSpec
 
 REMOTE_DOCKER_SOCK = "/run/docker.sock"
 
@@ -64,6 +64,15 @@ class CommandResult:
 def backoff_delays(retries: int, *, base: float, cap: float = 2.0) -> list[float]:
     """Seconds to wait before each reconnect attempt: base, 2·base, 4·base … capped."""
     return [min(cap, base * 2 ** i) for i in range(retries)]
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The docker SDK's call died with the forwarded socket (the SDK is loaded: it raised this)."""
+    import requests.exceptions
+    import urllib3.exceptions
+
+    return isinstance(exc, (ConnectionError, requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout,
+                            urllib3.exceptions.ProtocolError))
 
 
 def _where(node: NodeSpec) -> str:
@@ -239,7 +248,7 @@ class SshSession:
         try:
             return await asyncio.to_thread(target, *args, **kwargs)
         except Exception as exc:
-            if type(exc).__name__ in {"ConnectionError", "ProtocolError", "ReadTimeout"}:
+            if _connection_lost(exc):
                 self._drop_forward()
                 raise EngineUnavailable(f"node {self.node.name}: the Docker engine stopped answering "
                                         f"({type(exc).__name__})", node=self.node.name) from exc
