@@ -225,7 +225,7 @@ def _bool(value: Any) -> bool:
 def float32(value: Any) -> float:
     """The value as Go prints a float32 (shortest decimal that survives a round trip through 32 bits)."""
     f = float(value)
-    packed = struct.unpack("f", struct.pack("f", f))[0]
+    packed: float = struct.unpack("f", struct.pack("f", f))[0]
     for digits in range(1, 10):
         text = f"{packed:.{digits}g}"
         if struct.unpack("f", struct.pack("f", float(text)))[0] == packed:
@@ -291,7 +291,7 @@ def _hosts(value: Any) -> list[str]:
                 raise ValueError(f"invalid additional host, missing IP: {text}")
             host, _, ips = text.partition(sep)
             hosts.setdefault(host, []).extend(ips.split(","))
-    out = []
+    out: list[str] = []
     for host, ips in hosts.items():
         if not host or ":" in host or "=" in host:
             raise ValueError(f"bad host name '{host}'")

@@ -121,7 +121,8 @@ def normalize_model(doc: dict[str, Any], *, project_name: str, environment: Mapp
 
 
 def _default_network(doc: dict[str, Any]) -> None:
-    networks = doc.get("networks") if isinstance(doc.get("networks"), dict) else {}
+    declared = doc.get("networks")
+    networks: dict[str, Any] = declared if isinstance(declared, dict) else {}
     used = False
     for service in _services(doc).values():
         if not isinstance(service, dict) or "provider" in service or "network_mode" in service:
@@ -175,7 +176,8 @@ def _normalize_service(service: dict[str, Any], environment: Mapping[str, str]) 
             build["args"] = _resolve(build["args"], environment, False)
     if "environment" in service:
         service["environment"] = _resolve(service["environment"], environment, True)
-    depends_on = service.get("depends_on") if isinstance(service.get("depends_on"), dict) else {}
+    declared = service.get("depends_on")
+    depends_on: dict[str, Any] = declared if isinstance(declared, dict) else {}
     for name in _implicit_dependencies(service):
         depends_on.setdefault(name, {"condition": _STARTED, "restart": True, "required": True})
     for entry in service.get("volumes_from") or []:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from stackctl.drivers._unixhttp import EngineHTTPError, ImageNotFound, NotFound
 from stackctl.errors import DriverError, EngineUnavailable, HostKeyError
@@ -46,7 +46,7 @@ def _unavailable(exc: BaseException, where: str) -> EngineUnavailable | None:
     return None
 
 
-def _loaded(classes: dict[str, tuple[str, ...]]) -> tuple[type[BaseException], ...]:
+def _loaded(classes: Mapping[str, tuple[str, ...]]) -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = []
     for module, names in classes.items():
         loaded = sys.modules.get(module)
@@ -54,7 +54,7 @@ def _loaded(classes: dict[str, tuple[str, ...]]) -> tuple[type[BaseException], .
     return tuple(found)
 
 
-def _is(exc: BaseException, classes: dict[str, tuple[str, ...]]) -> bool:
+def _is(exc: BaseException, classes: Mapping[str, tuple[str, ...]]) -> bool:
     return isinstance(exc, _loaded(classes))
 
 

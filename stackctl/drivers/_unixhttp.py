@@ -220,7 +220,7 @@ def _head(raw: bytes) -> tuple[int, dict[str, str]]:
 
 
 def _dechunk(reader: _Reader) -> bytes:
-    out = []
+    out: list[bytes] = []
     while True:
         size = int(reader.until(b"\r\n").split(b";")[0], 16)
         if size == 0:
