@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stackctl.composefile._tree import plain_copy
-from stackctl.composefile.gotypes import bind, in_field_order
+from stackctl.composefile.gotypes import ENV_VALUE, bind, in_field_order
 from stackctl.composefile.paths import resolve_relative_paths
 
 ReadEnvFile = Callable[..., Mapping[str, "str | None"]]
@@ -97,12 +97,12 @@ def resolve_environment(doc: dict[str, Any], environment: Mapping[str, str]) -> 
             service["environment"] = [
                 f"{e}={environment[e]}" if isinstance(e, str) and e in environment else e
                 for e in service["environment"] if isinstance(e, str)]
-    for kind, target in (("secrets", "x-#value"), ("configs", "content")):
+    for kind in ("secrets", "configs"):  # the value is kept aside (not as `content`: that is a third source)
         resources = doc.get(kind)
         for resource in (resources.values() if isinstance(resources, dict) else []):
             source = resource.get("environment") if isinstance(resource, dict) else None
             if isinstance(source, str) and source in environment:
-                resource[target] = environment[source]
+                resource[ENV_VALUE] = environment[source]
     return doc
 
 
