@@ -10,8 +10,8 @@ setup(
     ext_modules=[
         Extension(
             "stackctl.lb._relay",
-            sources=["stackctl/lb/_relay.c", "stackctl/lb/relay_loop.c"],
-            depends=["stackctl/lb/relay.h"],
+            sources=["stackctl/lb/_relay.c", "stackctl/lb/relay_loop.c", "stackctl/lb/proxy_header.c"],
+            depends=["stackctl/lb/relay.h", "stackctl/lb/proxy_header.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
             optional=True,
         ),

@@ -3,5 +3,6 @@
 # scripts/start-dockerd.sh to have run (make test does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export STACKCTL_SHARED=${STACKCTL_SHARED:-$(cd .. && pwd)/shared}
+# The shared conformance corpus is read from $STACKCTL_SHARED, else ../shared (tests/support/env.py): a plain
+# clone has neither and skips those cases in one summary line; under CI=true they must run.
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

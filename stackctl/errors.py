@@ -1,8 +1,9 @@
 """The one exception tree of stackctl.
 
-Every error stackctl raises on purpose derives from :class:`StackctlError`. Library errors
-(yaml, jsonschema, docker, asyncssh, OSError) are wrapped at the boundary with ``raise ... from``.
-Only ``stackctl.cli.main`` turns them into messages and exit codes.
+Every error stackctl raises on purpose derives from :class:`StackctlError`; subclasses defined next to
+the code that raises them are listed here with their module. Library errors (yaml, jsonschema, docker,
+asyncssh, OSError) are wrapped at the boundary with ``raise ... from``, matched by class (never by
+class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
 
     StackctlError                 exit code 1 unless stated
     ├── UsageError                bad command-line flags or arguments
@@ -12,9 +13,18 @@ Only ``stackctl.cli.main`` turns them into messages and exit codes.
     ├── ExecutionError            applying a plan failed (the failed and skipped services are named)
     ├── SchedulingError           no node can take a task (the reasons per filter are named)
     ├── ClusterError              inventory, election, etcd coordination
-    ├── DriverError               the engine or the SSH transport failed
+    │   └── InventoryError        an inventory file is wrong: every Problem (cluster/inventory.py)
+    ├── DriverError               the engine or the SSH transport failed (carries node, service)
     │   ├── EngineUnavailable     dockerd not running / socket permission denied
-    │   └── HostKeyError          unknown or changed SSH host key
+    │   ├── HostKeyError          unknown or changed SSH host key
+    │   ├── EngineHTTPError       the engine answered an error status (drivers/_unixhttp.py; raw,
+    │   │   │                     re-raised by drivers/_errors.translate naming the step)
+    │   │   └── NotFound          404
+    │   │       └── ImageNotFound 404 naming a missing image
+    │   ├── NodeUnreachable       no SSH connection to a node (drivers/ssh.py, as the three below)
+    │   ├── AuthenticationFailed  sshd refused our key
+    │   ├── CommandFailed         a remote command exited non-zero (exit_status, stderr)
+    │   └── CommandTimeout        a remote command did not finish in time
     ├── LoadBalancerError         listener cannot bind, admin socket problems
     └── LabError                  the local multi-node lab cannot be made or removed
 """

@@ -1,12 +1,27 @@
 from __future__ import annotations
 
+import inspect
 import pathlib
 import subprocess
 import sys
+from collections.abc import Generator
 
 import pytest
 
 from tests.support import env
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                           pytest.TestReport]:
+    """Every shared-corpus skip is reported at one place, so `-ra` folds them into ONE summary line
+    (where the corpus would be read from, how to point at it) instead of one line per test."""
+    report = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and env.shared_missing_reason() in str(longrepr[2]):
+        where = pathlib.Path(inspect.getsourcefile(env.shared_location) or env.__file__).relative_to(env.REPO)
+        report.longrepr = (str(where), inspect.getsourcelines(env.shared_location)[1], longrepr[2])
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, func: Any, help: str) -> argparse.ArgumentParser:
-        v = verbs.add_parser(name, help=help)
+        v: argparse.ArgumentParser = verbs.add_parser(name, help=help)
         v.add_argument("--name", default=DEFAULT_NAME, help=f"lab name (default {DEFAULT_NAME})")
         v.set_defaults(func=func)
         return v

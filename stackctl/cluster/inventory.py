@@ -14,10 +14,12 @@ import json
 import pathlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from stackctl.errors import ClusterError, Problem
+from stackctl.nodes import NodeSpec as NodeSpec  # re-exported: the inventory builds them
+from stackctl.nodes import SshSettings as SshSettings
 
 SCHEMA_FILE = "inventory.schema.json"
 CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -32,27 +34,6 @@ class InventoryError(ClusterError):
 
     def lines(self) -> list[str]:
         return [str(p) for p in self.problems]
-
-
-@dataclass(frozen=True)
-class SshSettings:
-    user: str = "root"
-    port: int = 22
-    identity_file: pathlib.Path | None = None
-    known_hosts: pathlib.Path | None = None
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    name: str
-    address: str
-    role: str = "worker"
-    labels: Mapping[str, str] = field(default_factory=dict)
-    ssh: SshSettings = SshSettings()
-
-    @property
-    def is_manager(self) -> bool:
-        return self.role == "manager"
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ class _Compiler:
         if name in ("minimum", "maximum"):
             return _bound(name, value)
         if name == "pattern":
-            return lambda v, rx=re.compile(value): not isinstance(v, str) or rx.search(v) is not None
+            rx = re.compile(value)
+            return lambda v: not isinstance(v, str) or rx.search(v) is not None
         raise Unsupported(f"keyword {name!r}")
 
     def _ref(self, ref: str) -> Check:

@@ -163,7 +163,7 @@ class _Parser:
         self.rest = text
         self.line = 1
         self.out = out
-        self.lookup = _Chain(lookup, ChainMap(out, earlier) if earlier else out)
+        self.lookup = _Chain(lookup, ChainMap(out, dict(earlier)) if earlier else out)
         self.warn = _once(warn) if warn is not None else None
 
     def run(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stackctl.composefile.yaml12 import Override, ResetType
 from stackctl.errors import Problem, SpecError
 
 # (file as written in `extends.file`, name of the extending service) -> services of that file, its name
@@ -45,15 +46,20 @@ class _Chain:
 def apply_extends(doc: dict[str, Any], *, file: str, load_base: LoadBase,
                   merge_service: MergeService) -> dict[str, Any]:
     """Resolve every ``extends`` of ``doc['services']`` in place and return ``doc``."""
-    services = doc.get("services")
-    if services is None and "services" not in doc:
-        return doc
+    services = _unmarked(doc.get("services"))
+    if (services is None and "services" not in doc) or isinstance(services, ResetType):
+        return doc  # `services: !reset` empties them when files merge
     if not isinstance(services, dict):
         raise SpecError(Problem(file, "services", "services must be a mapping"))
     ctx = _Context(file=file, load_base=load_base, merge_service=merge_service)
     for name in list(services):
         services[name] = ctx.resolve(name, services, file, _Chain())
     return doc
+
+
+def _unmarked(value: Any) -> Any:
+    """The mapping under an ``!override`` marker (extends resolve inside it; the merge replaces)."""
+    return value.value if isinstance(value, Override) else value
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,15 @@ class _Context:
     merge_service: MergeService
 
     def resolve(self, name: str, services: dict[str, Any], filename: str, chain: _Chain) -> Any:
-        service = services.get(name)
-        if service is None:
-            return None
+        marked = services.get(name)
+        if marked is None or isinstance(marked, ResetType):  # `name: !reset` drops it when files merge
+            return marked
+        if isinstance(marked, Override):  # `name: !override {...}` replaces it: extended all the same
+            services[name] = Override(self._resolve(name, marked.value, services, filename, chain))
+            return services[name]
+        return self._resolve(name, marked, services, filename, chain)
+
+    def _resolve(self, name: str, service: Any, services: dict[str, Any], filename: str, chain: _Chain) -> Any:
         if not isinstance(service, dict):
             raise SpecError(Problem(self.file, f"services.{name}", f"services.{name} must be a mapping"))
         if "extends" not in service:
@@ -77,12 +89,12 @@ class _Context:
                 raise SpecError(Problem(self.file, f"services.{name}.extends", f'cannot extend service "{name}" '
                                         f'in {filename}: service "{ref}" not found in {other}'))
             services, filename = base_file.services, other
-        elif ref not in services:
+        elif ref not in services or isinstance(services[ref], ResetType):  # a `!reset` service is gone
             raise SpecError(Problem(self.file, f"services.{name}.extends",
                                     f'cannot extend service "{name}" in {filename}: service "{ref}" not found'))
         chain = chain.add(filename, name, report_file=self.file)
-        base = self.resolve(ref, services, filename, chain)
-        if base is None:
+        base = _unmarked(self.resolve(ref, services, filename, chain))
+        if base is None or isinstance(base, ResetType):
             return service
         merged = self.merge_service(copy.deepcopy(base), service)
         merged.pop("extends", None)

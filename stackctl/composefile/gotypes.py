@@ -56,7 +56,11 @@ def bind(doc: dict[str, Any], *, file: str = "") -> dict[str, Any]:
 
 
 EXTENSIONS = "#extensions"
-SECRET_VALUE = "x-#value"  # a secret's value read from the environment: kept as content, never printed
+_ENV_SOURCED = ("SecretConfig", "ConfigObjConfig")
+# A secret's or config's value read from the environment, kept aside so that the declared sources (file,
+# environment, content: mutually exclusive) stay as written: a secret's is bound as its content (never
+# printed); a config's is dropped, as docker compose prints the config with `environment` only.
+ENV_VALUE = "x-#value"
 _USER_KEYS = [("services",), ("services", "*", "depends_on"), ("volumes",), ("networks",), ("secrets",),
               ("configs",)]
 _USER_PATTERNS = Patterns(_USER_KEYS)
@@ -95,9 +99,10 @@ def _bind_struct(value: Any, name: str, path: tuple[str, ...]) -> dict[str, Any]
         raise BindError(path, f"expected a mapping, got {go_sprint(value)}")
     keys = _KEYS[name]
     extensions = value.get(EXTENSIONS)
-    if name == "SecretConfig" and isinstance(extensions, dict) and isinstance(extensions.get(SECRET_VALUE), str):
-        extensions = {k: v for k, v in extensions.items() if k != SECRET_VALUE}
-        value = {**value, "content": value[EXTENSIONS][SECRET_VALUE]}
+    if name in _ENV_SOURCED and isinstance(extensions, dict) and ENV_VALUE in extensions:
+        extensions = {k: v for k, v in extensions.items() if k != ENV_VALUE}
+        if name == "SecretConfig" and isinstance(value[EXTENSIONS][ENV_VALUE], str):
+            value = {**value, "content": value[EXTENSIONS][ENV_VALUE]}
     given = {keys.get(str(k).lower(), k): v for k, v in value.items() if k != EXTENSIONS}
     out: dict[str, Any] = {}
     fields = _FIELDS[name]
@@ -225,7 +230,7 @@ def _bool(value: Any) -> bool:
 def float32(value: Any) -> float:
     """The value as Go prints a float32 (shortest decimal that survives a round trip through 32 bits)."""
     f = float(value)
-    packed = struct.unpack("f", struct.pack("f", f))[0]
+    packed: float = struct.unpack("f", struct.pack("f", f))[0]
     for digits in range(1, 10):
         text = f"{packed:.{digits}g}"
         if struct.unpack("f", struct.pack("f", float(text)))[0] == packed:
@@ -291,7 +296,7 @@ def _hosts(value: Any) -> list[str]:
                 raise ValueError(f"invalid additional host, missing IP: {text}")
             host, _, ips = text.partition(sep)
             hosts.setdefault(host, []).extend(ips.split(","))
-    out = []
+    out: list[str] = []
     for host, ips in hosts.items():
         if not host or ":" in host or "=" in host:
             raise ValueError(f"bad host name '{host}'")

@@ -247,7 +247,7 @@ def _to_float32(value: str, warn: Warn | None) -> float:
     number = _to_float(value, warn)
     if math.isinf(number) or math.isnan(number):
         return number
-    single = struct.unpack("f", struct.pack("f", number))[0]
+    single: float = struct.unpack("f", struct.pack("f", number))[0]
     if math.isinf(single):
         raise _CastError(f"strconv.ParseFloat: parsing {_quote(value)}: value out of range")
     for digits in range(1, 10):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stackctl.composefile._tree import plain_copy
-from stackctl.composefile.gotypes import bind, in_field_order
+from stackctl.composefile.gotypes import ENV_VALUE, bind, in_field_order
 from stackctl.composefile.paths import resolve_relative_paths
 
 ReadEnvFile = Callable[..., Mapping[str, "str | None"]]
@@ -97,12 +97,12 @@ def resolve_environment(doc: dict[str, Any], environment: Mapping[str, str]) -> 
             service["environment"] = [
                 f"{e}={environment[e]}" if isinstance(e, str) and e in environment else e
                 for e in service["environment"] if isinstance(e, str)]
-    for kind, target in (("secrets", "x-#value"), ("configs", "content")):
+    for kind in ("secrets", "configs"):  # the value is kept aside (not as `content`: that is a third source)
         resources = doc.get(kind)
         for resource in (resources.values() if isinstance(resources, dict) else []):
             source = resource.get("environment") if isinstance(resource, dict) else None
             if isinstance(source, str) and source in environment:
-                resource[target] = environment[source]
+                resource[ENV_VALUE] = environment[source]
     return doc
 
 
@@ -121,7 +121,8 @@ def normalize_model(doc: dict[str, Any], *, project_name: str, environment: Mapp
 
 
 def _default_network(doc: dict[str, Any]) -> None:
-    networks = doc.get("networks") if isinstance(doc.get("networks"), dict) else {}
+    declared = doc.get("networks")
+    networks: dict[str, Any] = declared if isinstance(declared, dict) else {}
     used = False
     for service in _services(doc).values():
         if not isinstance(service, dict) or "provider" in service or "network_mode" in service:
@@ -175,7 +176,8 @@ def _normalize_service(service: dict[str, Any], environment: Mapping[str, str]) 
             build["args"] = _resolve(build["args"], environment, False)
     if "environment" in service:
         service["environment"] = _resolve(service["environment"], environment, True)
-    depends_on = service.get("depends_on") if isinstance(service.get("depends_on"), dict) else {}
+    declared = service.get("depends_on")
+    depends_on: dict[str, Any] = declared if isinstance(declared, dict) else {}
     for name in _implicit_dependencies(service):
         depends_on.setdefault(name, {"condition": _STARTED, "restart": True, "required": True})
     for entry in service.get("volumes_from") or []:

@@ -100,7 +100,8 @@ def resolve_relative_paths(doc: dict[str, Any], *, working_dir: str, home: str |
         pattern("secrets.*.file"): r.unix_path,
         pattern("volumes.*"): r.volume_driver_opts,
     }
-    return _walk(plain_copy(doc), (), table, _PATTERNS)
+    resolved: dict[str, Any] = _walk(plain_copy(doc), (), table, _PATTERNS)
+    return resolved
 
 
 _PATTERNS = Patterns(pattern(p) for p in (

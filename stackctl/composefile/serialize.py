@@ -77,7 +77,8 @@ def json_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def yaml_view(doc: dict[str, Any]) -> dict[str, Any]:
     """What ``--format yaml`` shows: x-* kept everywhere, zero structs and null commands omitted."""
-    return _view(doc, "Project", keep_ext=True, for_yaml=True)
+    view: dict[str, Any] = _view(doc, "Project", keep_ext=True, for_yaml=True)
+    return view
 
 
 def _view(value: Any, kind: str, *, keep_ext: bool, for_yaml: bool) -> Any:

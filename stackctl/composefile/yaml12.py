@@ -38,7 +38,7 @@ import calendar
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from stackctl.errors import Problem, SpecError
 
@@ -74,7 +74,7 @@ class ResetType:
 
     _instance: ResetType | None = None
 
-    def __new__(cls) -> Self:
+    def __new__(cls) -> ResetType:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -115,11 +115,13 @@ def load_yaml(text: str, *, file: str) -> list[YamlDocument]:
     import yaml  # imported on first use, so that the markers and helpers stay cheap to import
     from yaml import events
 
-    try:  # libyaml's C parser when available: the events come from C, the values are built here
-        from yaml.cyaml import CParser as parser_class
+    parser: Any
+    try:  # libyaml's C parser when available (yaml.cyaml's): the events come from C, the values are built here
+        from yaml._yaml import CParser
+
+        parser = CParser(text)
     except ImportError:  # pragma: no cover - depends on how PyYAML was built
-        parser_class = yaml.Loader
-    parser = parser_class(text)
+        parser = yaml.Loader(text)
     try:
         return _Builder(parser, file, events).documents()
     except yaml.MarkedYAMLError as exc:

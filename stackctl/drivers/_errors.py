@@ -8,9 +8,23 @@ engine call, so that a failure names the service and the step, and keeps the lib
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 
+from stackctl.drivers._unixhttp import EngineHTTPError, ImageNotFound, NotFound
 from stackctl.errors import DriverError, EngineUnavailable, HostKeyError
+
+# The library errors an engine or transport call may raise, by defining module. Errors are matched by
+# class (isinstance), looked up only in modules already imported: an exception whose class was never
+# imported cannot have been raised, so the error path never pays for importing docker or paramiko.
+_BAD_HOST_KEY = {"paramiko.ssh_exception": ("BadHostKeyException",)}
+_SSH = {"paramiko.ssh_exception": ("SSHException",)}
+_SDK_IMAGE_NOT_FOUND = {"docker.errors": ("ImageNotFound",)}
+_SDK_NOT_FOUND = {"docker.errors": ("NotFound",)}
+_SDK_API = {"docker.errors": ("APIError",)}
+_LIBRARY = {"docker.errors": ("DockerException",), "requests.exceptions": ("RequestException",),
+            "urllib3.exceptions": ("HTTPError",), "paramiko.ssh_exception": ("SSHException",),
+            "http.client": ("HTTPException",)}
 
 
 def _explanation(exc: BaseException) -> str:
@@ -32,8 +46,16 @@ def _unavailable(exc: BaseException, where: str) -> EngineUnavailable | None:
     return None
 
 
-def _is(exc: BaseException, *names: str) -> bool:
-    return any(cls.__name__ in names for cls in type(exc).__mro__)
+def _loaded(classes: Mapping[str, tuple[str, ...]]) -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = []
+    for module, names in classes.items():
+        loaded = sys.modules.get(module)
+        found += [getattr(loaded, name) for name in names if loaded is not None and hasattr(loaded, name)]
+    return tuple(found)
+
+
+def _is(exc: BaseException, classes: Mapping[str, tuple[str, ...]]) -> bool:
+    return isinstance(exc, _loaded(classes))
 
 
 def convert(exc: BaseException, *, where: str, service: str | None = None, what: str = "") -> DriverError:
@@ -41,18 +63,16 @@ def convert(exc: BaseException, *, where: str, service: str | None = None, what:
     prefix = f"{what}: " if what else ""
     host, port = _ssh_host(where)
     known = f"[{host}]:{port}" if port else host
-    if _is(exc, "BadHostKeyException"):
+    if _is(exc, _BAD_HOST_KEY):
         return HostKeyError(f"the SSH host key of {where} changed (possible man-in-the-middle); if the change "
                             f"is expected, remove the old key with `ssh-keygen -R '{known}'`", service=service)
-    if _is(exc, "SSHException") and "known_hosts" in str(exc):
+    if _is(exc, _SSH) and "known_hosts" in str(exc):
         scan = f"ssh-keyscan -p {port} {host}" if port else f"ssh-keyscan {host}"
         return HostKeyError(f"the SSH host key of {where} is unknown; check it and trust it with "
                             f"`{scan} >> ~/.ssh/known_hosts`", service=service)
-    if _is(exc, "ImageNotFound"):
+    if isinstance(exc, ImageNotFound) or _is(exc, _SDK_IMAGE_NOT_FOUND):
         return DriverError(f"{prefix}image not found: {_explanation(exc)}", service=service)
-    if _is(exc, "NotFound", "EngineHTTPError"):
-        return DriverError(f"{prefix}{_explanation(exc)}", service=service)
-    if _is(exc, "APIError"):
+    if isinstance(exc, EngineHTTPError) or _is(exc, _SDK_API):
         return DriverError(f"{prefix}{_explanation(exc)}", service=service)
     down = _unavailable(exc, where)
     if down is not None:
@@ -69,17 +89,18 @@ def _ssh_host(where: str) -> tuple[str, int | None]:
 
 
 def is_not_found(exc: BaseException) -> bool:
-    return _is(exc, "NotFound")
+    return isinstance(exc, NotFound) or _is(exc, _SDK_NOT_FOUND)
 
 
 @contextlib.contextmanager
 def translate(*, where: str, service: str | None = None, what: str = "") -> Iterator[None]:
     try:
         yield
+    except EngineHTTPError as exc:  # the unix client's raw answer: name the step and the service
+        raise convert(exc, where=where, service=service, what=what) from exc
     except DriverError:
         raise
     except Exception as exc:  # every library error becomes a DriverError naming the step
-        if _is(exc, "DockerException", "RequestException", "SSHException", "OSError", "HTTPError", "NotFound",
-               "EngineHTTPError", "HTTPException"):
+        if isinstance(exc, OSError) or _is(exc, _LIBRARY):
             raise convert(exc, where=where, service=service, what=what) from exc
         raise

@@ -22,26 +22,30 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from stackctl.errors import DriverError
+
 # http.client would import the email package (~50 ms); the engine's answers need little parsing.
 
 
-class NotFound(Exception):
-    """The engine answered 404."""
+class EngineHTTPError(DriverError):
+    """The engine answered an error status (``status`` 0: it answered nothing usable). Raised raw by
+    this client; ``drivers._errors.translate`` re-raises it naming the step and the service."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.explanation = message
-
-
-class ImageNotFound(NotFound):
-    """A 404 naming a missing image (the SDK's class of the same name: errors are translated alike)."""
-
-
-class EngineHTTPError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.explanation = message
+
+
+class NotFound(EngineHTTPError):
+    """The engine answered 404."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+class ImageNotFound(NotFound):
+    """A 404 naming a missing image (the SDK's class of the same name: errors are translated alike)."""
 
 
 class _Closed(Exception):
@@ -216,7 +220,7 @@ def _head(raw: bytes) -> tuple[int, dict[str, str]]:
 
 
 def _dechunk(reader: _Reader) -> bytes:
-    out = []
+    out: list[bytes] = []
     while True:
         size = int(reader.until(b"\r\n").split(b";")[0], 16)
         if size == 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import pathlib
 import shlex
 import shutil
@@ -27,8 +28,8 @@ from typing import Any, Self
 
 import asyncssh
 
-from stackctl.cluster.inventory import NodeSpec
 from stackctl.errors import DriverError, EngineUnavailable, HostKeyError
+from stackctl.nodes import NodeSpec
 
 REMOTE_DOCKER_SOCK = "/run/docker.sock"
 
@@ -64,6 +65,15 @@ class CommandResult:
 def backoff_delays(retries: int, *, base: float, cap: float = 2.0) -> list[float]:
     """Seconds to wait before each reconnect attempt: base, 2·base, 4·base … capped."""
     return [min(cap, base * 2 ** i) for i in range(retries)]
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The docker SDK's call died with the forwarded socket (the SDK is loaded: it raised this)."""
+    import requests.exceptions
+    import urllib3.exceptions
+
+    return isinstance(exc, (ConnectionError, requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout,
+                            urllib3.exceptions.ProtocolError))
 
 
 def _where(node: NodeSpec) -> str:
@@ -222,7 +232,7 @@ class SshSession:
         import docker
 
         try:
-            client = docker.DockerClient(base_url=f"unix://{sock}", version="auto", timeout=timeout)
+            client = docker.DockerClient(base_url=f"unix://{sock}", version="auto", timeout=math.ceil(timeout))
             client.ping()
         except Exception as exc:  # docker SDK / requests errors: the engine does not answer
             raise EngineUnavailable(f"node {self.node.name}: the Docker engine does not answer on "
@@ -239,7 +249,7 @@ class SshSession:
         try:
             return await asyncio.to_thread(target, *args, **kwargs)
         except Exception as exc:
-            if type(exc).__name__ in {"ConnectionError", "ProtocolError", "ReadTimeout"}:
+            if _connection_lost(exc):
                 self._drop_forward()
                 raise EngineUnavailable(f"node {self.node.name}: the Docker engine stopped answering "
                                         f"({type(exc).__name__})", node=self.node.name) from exc
@@ -356,19 +366,23 @@ _STATUS_OF = ((HostKeyError, "host-key"), (AuthenticationFailed, "auth-failed"),
               (NodeUnreachable, "unreachable"), (EngineUnavailable, "engine-down"))
 
 
+def _status(node: NodeSpec, **facts: Any) -> NodeStatus:
+    """The node's own fields, and what was measured (or why not): engine answers are JSON, hence Any."""
+    return NodeStatus(name=node.name, address=node.address, role=node.role, labels=dict(node.labels), **facts)
+
+
 async def probe_node(session: SshSession, *, timeout: float) -> NodeStatus:
     node = session.node
-    base = {"name": node.name, "address": node.address, "role": node.role, "labels": dict(node.labels)}
     started = time.monotonic()
     try:
         info, version = await asyncio.wait_for(
             asyncio.gather(session.engine_get("/info"), session.engine_get("/version")), timeout)
     except TimeoutError:
-        return NodeStatus(**base, status="unreachable", error=f"no answer within {timeout:g} s")
+        return _status(node, status="unreachable", error=f"no answer within {timeout:g} s")
     except DriverError as exc:
         status = next((s for cls, s in _STATUS_OF if isinstance(exc, cls)), "error")
-        return NodeStatus(**base, status=status, error=str(exc))
-    return NodeStatus(**base, engine_version=info.get("ServerVersion"), api_version=version.get("ApiVersion"),
+        return _status(node, status=status, error=str(exc))
+    return _status(node, engine_version=info.get("ServerVersion"), api_version=version.get("ApiVersion"),
                       cpus=info.get("NCPU"), memory=info.get("MemTotal"), containers=info.get("Containers"),
                       running=info.get("ContainersRunning"), images=info.get("Images"),
                       os=info.get("OperatingSystem"), kernel=info.get("KernelVersion"),

@@ -54,7 +54,9 @@ async def remote_image_id(session: SshSession, image: str) -> str | None:
     except DriverError:
         raise
     except Exception as exc:
-        if type(exc).__name__ in {"ImageNotFound", "NotFound"}:
+        import docker.errors  # loaded already: the call above went through the SDK
+
+        if isinstance(exc, docker.errors.NotFound):
             return None
         raise DriverError(f"node {session.node.name}: cannot inspect image {image}: {exc}",
                           node=session.node.name) from exc

@@ -36,7 +36,7 @@ def _tcp_http_get(address: str, port: int, request_path: str, *, timeout: float)
 
 
 def _read_all(s: socket.socket) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         data = s.recv(65536)
         if not data:

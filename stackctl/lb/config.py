@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -88,7 +89,7 @@ class Listener:
     drain_timeout: float = 30.0
     engine: str = "auto"
 
-    def with_backends(self, backends: list[BackendSpec] | tuple[BackendSpec, ...]) -> Listener:
+    def with_backends(self, backends: Sequence[BackendSpec]) -> Listener:
         return replace(self, backends=tuple(backends))
 
 

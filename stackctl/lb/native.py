@@ -52,7 +52,7 @@ def backend_state(backend: Backend) -> int:
 class SyncedPool(Pool):
     """A Pool that calls ``on_change`` after every health change, so that the relay learns it at once."""
 
-    on_change: Callable[[], None] | None = None
+    on_change: Callable[[], object] | None = None
 
     @classmethod
     def adopt(cls, pool: Pool) -> SyncedPool:
@@ -107,8 +107,9 @@ class NativeListener(DrainingListener):
     def __init__(self, config: Listener, pool: Pool, *, reuse_port: bool = False) -> None:
         if _relay is None:
             raise LoadBalancerError(f"listener {config.name}: the native engine is not built here")
-        super().__init__(config, SyncedPool.adopt(pool), reuse_port=reuse_port)
-        self.pool.on_change = self._push
+        synced = SyncedPool.adopt(pool)
+        super().__init__(config, synced, reuse_port=reuse_port)
+        synced.on_change = self._push
         self.sock: socket.socket | None = None
         self.relay: Any = None
         self._ids: dict[Backend, int] = {}

@@ -40,7 +40,7 @@ class TcpListener(DrainingListener):
     def __init__(self, config: Listener, pool: Pool, *, reuse_port: bool = False) -> None:
         super().__init__(config, pool, reuse_port=reuse_port)
         self.sessions: set[ClientSide] = set()
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self.connections = 0
         self.rejected = 0
         self.no_backend = 0

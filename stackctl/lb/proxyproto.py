@@ -36,7 +36,10 @@ def encode(version: str, source: tuple[str, int], destination: tuple[str, int]) 
     raise ValueError(f"unknown PROXY protocol version {version!r}")
 
 
-def _ips(source: tuple[str, int], destination: tuple[str, int]) -> tuple[object, object] | None:
+_IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _ips(source: tuple[str, int], destination: tuple[str, int]) -> tuple[_IP, _IP] | None:
     """Both addresses as ip objects of the same family (v4-mapped v6 made v4), or None."""
     try:
         src = ipaddress.ip_address(source[0])
@@ -50,7 +53,7 @@ def _ips(source: tuple[str, int], destination: tuple[str, int]) -> tuple[object,
     return src, dst
 
 
-def _unmap(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _unmap(ip: _IP) -> _IP:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
@@ -61,7 +64,7 @@ def encode_v1(source: tuple[str, int], destination: tuple[str, int]) -> bytes:
     if ips is None:
         return b"PROXY UNKNOWN\r\n"
     src, dst = ips
-    family = "TCP4" if src.version == 4 else "TCP6"  # type: ignore[attr-defined]
+    family = "TCP4" if src.version == 4 else "TCP6"
     return f"PROXY {family} {src} {dst} {source[1]} {destination[1]}\r\n".encode("ascii")
 
 
@@ -70,8 +73,8 @@ def encode_v2(source: tuple[str, int], destination: tuple[str, int]) -> bytes:
     if ips is None:  # LOCAL command, no address block
         return _V2_FIXED.pack(V2_SIGNATURE, 0x20, 0x00, 0)
     src, dst = ips
-    packed = src.packed + dst.packed + struct.pack("!HH", source[1], destination[1])  # type: ignore[attr-defined]
-    family = 0x11 if src.version == 4 else 0x21  # type: ignore[attr-defined]
+    packed = src.packed + dst.packed + struct.pack("!HH", source[1], destination[1])
+    family = 0x11 if src.version == 4 else 0x21
     return _V2_FIXED.pack(V2_SIGNATURE, 0x21, family, len(packed)) + packed
 
 
@@ -117,6 +120,8 @@ def _parse_v2(data: bytes) -> tuple[ProxyInfo, bytes] | None:
     body, rest = data[_V2_FIXED.size:total], data[total:]
     if ver_cmd & 0x0F == 0:  # LOCAL
         return ProxyInfo(None, None), rest
+    src: _IP
+    dst: _IP
     if family == 0x11:
         src, dst = ipaddress.IPv4Address(body[0:4]), ipaddress.IPv4Address(body[4:8])
         sport, dport = struct.unpack_from("!HH", body, 8)

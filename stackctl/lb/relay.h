@@ -5,6 +5,7 @@
  * _relay.c      the Python type: commands to the loop (mutex + eventfd wake-up, the caller waits for
  *               completion with the GIL released) and events from it (mutex + eventfd read by the
  *               asyncio loop).  The loop thread never calls the Python API.
+ * proxy_header.c  PROXY protocol headers (a leaf, proxy_header.h): used by the loop, exposed by _relay.c.
  */
 #ifndef STACKCTL_RELAY_H
 #define STACKCTL_RELAY_H
@@ -137,6 +138,5 @@ int relay_init(relay *r, int lfd, const options *opt);
 void relay_run(relay *r);
 void relay_command(relay *r, cmd *c);   /* run one command (loop thread, or caller when stopped) */
 void relay_free(relay *r);
-int proxy_header(int version, const struct sockaddr *src, const struct sockaddr *dst, char *out);
 
 #endif

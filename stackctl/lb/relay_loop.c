@@ -14,6 +14,7 @@
  * the connect fails or the backend resets the connection before answering.
  */
 #define _GNU_SOURCE
+#include "proxy_header.h"
 #include "relay.h"
 
 #include <arpa/inet.h>

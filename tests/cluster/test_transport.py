@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from stackctl.cluster.inventory import NodeSpec
 from stackctl.drivers.ssh import (
     AuthenticationFailed,
     CommandFailed,
@@ -21,6 +20,7 @@ from stackctl.drivers.ssh import (
     probe_nodes,
 )
 from stackctl.errors import EngineUnavailable, HostKeyError
+from stackctl.nodes import NodeSpec
 
 pytestmark = pytest.mark.lab
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import subprocess
+from typing import NoReturn
 
 import pytest
 
@@ -12,12 +13,32 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def shared_dir() -> pathlib.Path:
-    """../shared next to the checkout (CI lays a copy there), or $STACKCTL_SHARED."""
+SHARED_HINT = "set STACKCTL_SHARED=/path/to/shared to run them; under CI=true they must run"
+
+
+def shared_location() -> pathlib.Path:
+    """Where the shared conformance corpus is read from: $STACKCTL_SHARED, else ../shared next to the
+    checkout (CI lays a copy there). A plain clone of the project has none."""
     env = os.environ.get("STACKCTL_SHARED")
-    path = pathlib.Path(env) if env else REPO.parent / "shared"
-    if not (path / "conformance").is_dir():
-        missing(f"shared corpus not found at {path}")
+    return pathlib.Path(env) if env else REPO.parent / "shared"
+
+
+def shared_or_none() -> pathlib.Path | None:
+    """The corpus when it is there (for listing parametrized cases at collection time), else None."""
+    path = shared_location()
+    return path if (path / "conformance").is_dir() else None
+
+
+def shared_missing_reason() -> str:
+    """The one skip reason of every shared-corpus case (tests/conftest.py folds them into one line)."""
+    return f"shared corpus cases: no corpus at {shared_location()}/conformance ({SHARED_HINT})"
+
+
+def shared_dir() -> pathlib.Path:
+    """The shared corpus; skips the calling test locally when it is missing, fails it in CI."""
+    path = shared_or_none()
+    if path is None:
+        missing(shared_missing_reason())
     return path
 
 
@@ -31,7 +52,7 @@ def oracle_binary() -> pathlib.Path:
     return path
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skip locally when a component cannot exist; in CI a missing component is a failure."""
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")

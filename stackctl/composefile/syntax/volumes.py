@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
+from typing import TypedDict
 
 PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 SELINUX = ("z", "Z")
@@ -100,8 +101,15 @@ def _assign(spec: str, fields: list[str]) -> tuple[str, str, str]:
     return fields[0], fields[1], fields[2] if len(fields) == 3 else ""
 
 
-def _options(text: str) -> dict[str, object]:
-    out: dict[str, object] = {}
+class _Options(TypedDict, total=False):
+    read_only: bool
+    nocopy: bool
+    selinux: str
+    propagation: str
+
+
+def _options(text: str) -> _Options:
+    out: _Options = {}
     for option in text.split(",") if text else []:
         if option in ("ro", "rw"):
             out["read_only"] = option == "ro"

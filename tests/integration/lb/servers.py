@@ -57,9 +57,11 @@ async def echo_backend() -> tuple[asyncio.AbstractServer, int]:
 
 async def proxy_header_backend() -> tuple[asyncio.AbstractServer, int]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answers once the header AND the client's first bytes are in: the native relay sends the
+        header as soon as it connects, so they may come in two segments."""
         data = b""
         parsed = None
-        while parsed is None:
+        while parsed is None or not parsed[1]:
             chunk = await reader.read(4096)
             if not chunk:
                 break
