@@ -90,8 +90,8 @@ def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
     if svc.get("entrypoint") is not None:
         out["Entrypoint"] = list(svc["entrypoint"])
     env = svc.get("environment") or {}
-    if env:
-        out["Env"] = [f"{k}={v}" for k, v in env.items() if v is not None]
+    if env:  # a null value passes the variable through from the engine's side, as docker compose sends it
+        out["Env"] = [str(k) if v is None else f"{k}={v}" for k, v in env.items()]
     for key, api in (("user", "User"), ("working_dir", "WorkingDir"), ("stop_signal", "StopSignal")):
         if svc.get(key):
             out[api] = str(svc[key])
@@ -99,6 +99,7 @@ def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
         out["StopTimeout"] = duration_s(svc["stop_grace_period"])
     out["Tty"] = bool(svc.get("tty"))
     out["OpenStdin"] = bool(svc.get("stdin_open"))
+    out["AttachStdout"] = out["AttachStderr"] = True  # as docker compose sets them on every container
     return out
 
 
@@ -152,8 +153,7 @@ def host_config(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, A
                 publish: bool) -> dict[str, Any]:
     hc: dict[str, Any] = {"NetworkMode": network_mode(doc, ctx, svc)}
     ports = [p for p in svc.get("ports") or [] if publish or p not in fixed_ports(svc)]
-    if ports:
-        hc["PortBindings"] = port_bindings(ports)
+    hc["PortBindings"] = port_bindings(ports)  # `{}` and `[]` (ExtraHosts) when empty, as docker compose
     mounts, binds = _mounts(doc, ctx, svc)
     if mounts:
         hc["Mounts"] = mounts
@@ -173,8 +173,12 @@ def network_mode(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, 
     mode = svc.get("network_mode")
     if mode:
         return _service_ref(doc, ctx, str(mode))
-    keys = list((svc.get("networks") or {}).keys()) or ["default"]
-    return _network_name(doc, ctx, keys[0])
+    return _network_name(doc, ctx, by_priority(svc.get("networks") or {"default": None})[0])
+
+
+def by_priority(networks: Mapping[str, Any]) -> list[str]:
+    """compose-go's NetworksByPriority: highest ``priority`` first, then by name."""
+    return sorted(networks, key=lambda k: (-int((networks[k] or {}).get("priority") or 0), str(k)))
 
 
 def _service_ref(doc: Mapping[str, Any], ctx: ProjectContext, mode: str) -> str:
@@ -196,16 +200,15 @@ def _volume_name(doc: Mapping[str, Any], ctx: ProjectContext, key: str) -> str:
 def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mapping[str, Any],
               cname: str) -> dict[str, dict[str, Any]]:
     nets = svc.get("networks") or {"default": None}
-    ordered = sorted(nets.items(), key=lambda kv: -int((kv[1] or {}).get("priority") or 0))
     out = {}
-    for key, cfg in ordered:
-        cfg = cfg or {}
+    for key in by_priority(nets):
+        cfg = nets[key] or {}
         ep: dict[str, Any] = {"Aliases": [cname, name, *(cfg.get("aliases") or [])]}
         ipam = {api: cfg[k] for k, api in (("ipv4_address", "IPv4Address"), ("ipv6_address", "IPv6Address"))
                 if cfg.get(k)}
         if cfg.get("link_local_ips"):
             ipam["LinkLocalIPs"] = list(cfg["link_local_ips"])
-        if ipam:
+        if ipam or nets[key] is not None:  # docker compose sends `{}` for any network entry written out
             ep["IPAMConfig"] = ipam
         if cfg.get("mac_address"):
             ep["MacAddress"] = cfg["mac_address"]
@@ -216,34 +219,80 @@ def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mappi
 
 
 def _mounts(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Volumes as docker compose sends them: binds and plain named volumes as legacy ``Binds``
+    strings (the engine creates a missing host folder), the rest as ``Mounts`` (a bind with
+    ``create_host_path: false``, a propagation or a recursive option must exist already)."""
     mounts: list[dict[str, Any]] = []
     binds: list[str] = []
+    declared = doc.get("volumes") or {}
     for vol in svc.get("volumes") or []:
-        kind, target, ro = vol.get("type"), vol["target"], bool(vol.get("read_only"))
-        if kind == "bind" and (vol.get("bind") or {}).get("create_host_path", True):
-            mode = "ro" if ro else "rw"
-            prop = (vol.get("bind") or {}).get("propagation")
-            binds.append(f"{vol['source']}:{target}:{mode}" + (f",{prop}" if prop else ""))
-            continue
-        m: dict[str, Any] = {"Type": kind, "Target": target, "ReadOnly": ro}
-        if kind == "volume":
-            m["Source"] = _volume_name(doc, ctx, vol["source"]) if vol.get("source") else ""
-            if (vol.get("volume") or {}).get("nocopy"):
-                m["VolumeOptions"] = {"NoCopy": True}
-        elif kind == "bind":
-            m["Source"] = vol["source"]
-        elif kind == "tmpfs":
-            tmpfs = vol.get("tmpfs") or {}
-            opts = {k: v for k, v in (("SizeBytes", tmpfs.get("size") and size_bytes(tmpfs["size"])),
-                                      ("Mode", tmpfs.get("mode"))) if v}
-            if opts:
-                m["TmpfsOptions"] = opts
+        kind = vol.get("type")
+        if kind == "bind" and not _bind_needs_mount_api(vol.get("bind")):
+            binds.append(_bind_string(str(vol["source"]), vol))
+        elif kind == "volume" and vol.get("source") in declared and not _volume_needs_mount_api(vol.get("volume")):
+            binds.append(_bind_string(_volume_name(doc, ctx, vol["source"]), vol))
         else:
-            m["Source"] = vol.get("source", "")
-        mounts.append(m)
+            mounts.append(_mount(doc, ctx, vol))
     for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
         mounts += _file_objects(doc, svc, kind, default_dir)
     return mounts, binds
+
+
+def _bind_needs_mount_api(bind: Mapping[str, Any] | None) -> bool:
+    if bind is None:
+        return False
+    return not bind.get("create_host_path", False) or bool(bind.get("propagation") or bind.get("recursive"))
+
+
+def _volume_needs_mount_api(volume: Mapping[str, Any] | None) -> bool:
+    return volume is not None and bool(volume.get("labels") or volume.get("subpath") or volume.get("nocopy"))
+
+
+def _bind_string(source: str, vol: Mapping[str, Any]) -> str:
+    """``source:target:rw|ro[,z|Z][,propagation][,nocopy]``."""
+    bind, volume = vol.get("bind") or {}, vol.get("volume") or {}
+    options = ["ro" if vol.get("read_only") else "rw"]
+    options += [str(o) for o in (bind.get("selinux"), bind.get("propagation")) if o]
+    if volume.get("nocopy"):
+        options.append("nocopy")
+    return f"{source}:{vol['target']}:{','.join(options)}"
+
+
+def _mount(doc: Mapping[str, Any], ctx: ProjectContext, vol: Mapping[str, Any]) -> dict[str, Any]:
+    kind = vol.get("type")
+    m: dict[str, Any] = {"Type": kind, "Target": vol["target"], "ReadOnly": bool(vol.get("read_only"))}
+    if kind == "volume":
+        m["Source"] = _volume_name(doc, ctx, vol["source"]) if vol.get("source") else ""
+        options = vol.get("volume")
+        if options is not None:
+            m["VolumeOptions"] = {k: v for k, v in (("NoCopy", options.get("nocopy")), ("Subpath", options.get(
+                "subpath")), ("Labels", options.get("labels"))) if v}
+    elif kind == "bind":
+        m["Source"] = vol["source"]
+        if vol.get("bind") is not None:
+            m["BindOptions"] = _bind_options(vol["bind"])
+    elif kind == "tmpfs":
+        tmpfs = vol.get("tmpfs") or {}
+        opts = {k: v for k, v in (("SizeBytes", tmpfs.get("size") and size_bytes(tmpfs["size"])),
+                                  ("Mode", tmpfs.get("mode"))) if v}
+        if opts:
+            m["TmpfsOptions"] = opts
+    else:
+        m["Source"] = vol.get("source", "")
+    return m
+
+
+def _bind_options(bind: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if bind.get("propagation"):
+        out["Propagation"] = str(bind["propagation"])
+    if bind.get("create_host_path"):
+        out["CreateMountpoint"] = True  # API 1.44; older engines ignore it
+    flag = {"disabled": "NonRecursive", "writable": "ReadOnlyNonRecursive",
+            "readonly": "ReadOnlyForceRecursive"}.get(str(bind.get("recursive") or ""))
+    if flag:
+        out[flag] = True
+    return out
 
 
 def _file_objects(doc: Mapping[str, Any], svc: Mapping[str, Any], kind: str, default_dir: str) -> list[dict[str, Any]]:
@@ -257,7 +306,10 @@ def _file_objects(doc: Mapping[str, Any], svc: Mapping[str, Any], kind: str, def
         target = ref.get("target") or ref["source"]
         if not str(target).startswith("/"):
             target = default_dir + str(target)
-        out.append({"Type": "bind", "Source": top["file"], "Target": target, "ReadOnly": True})
+        mount: dict[str, Any] = {"Type": "bind", "Source": top["file"], "Target": target, "ReadOnly": True}
+        if kind == "secrets":  # docker compose: a secret's file must exist (no host path created)
+            mount["BindOptions"] = {}
+        out.append(mount)
     return out
 
 
@@ -273,8 +325,7 @@ def _runtime_options(svc: Mapping[str, Any]) -> dict[str, Any]:
     for key, api in (("privileged", "Privileged"), ("read_only", "ReadonlyRootfs"), ("init", "Init")):
         if svc.get(key) is not None:
             out[api] = bool(svc[key])
-    if svc.get("extra_hosts"):
-        out["ExtraHosts"] = [_host_entry(h) for h in svc["extra_hosts"]]
+    out["ExtraHosts"] = [_host_entry(h) for h in svc.get("extra_hosts") or []]
     if svc.get("sysctls"):
         out["Sysctls"] = {str(k): str(v) for k, v in svc["sysctls"].items()}
     if svc.get("tmpfs"):
@@ -355,14 +406,21 @@ def _resources(svc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_RESTART_NAMES = {"none": "no", "no": "no", "on-failure": "on-failure", "unless-stopped": "unless-stopped",
+                  "any": "always", "always": "always"}
+
+
 def restart_policy(svc: Mapping[str, Any]) -> dict[str, Any]:
-    policy = svc.get("restart")
-    if not policy:
-        rp = (svc.get("deploy") or {}).get("restart_policy") or {}
-        cond = {"any": "always", "on-failure": "on-failure", "none": "no"}.get(rp.get("condition") or "", "")
-        return {"Name": cond, "MaximumRetryCount": int(rp.get("max_attempts") or 0)}
-    name, _, count = str(policy).partition(":")
-    return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
+    """`deploy.restart_policy` wins over `restart` (as in docker compose); both spellings of each
+    condition map to the engine's names, anything else is passed as written."""
+    rp = (svc.get("deploy") or {}).get("restart_policy")
+    if rp is not None:
+        cond = str(rp.get("condition") or "")
+        return {"Name": _RESTART_NAMES.get(cond, cond), "MaximumRetryCount": int(rp.get("max_attempts") or 0)}
+    if not svc.get("restart"):
+        return {"Name": "", "MaximumRetryCount": 0}
+    name, _, count = str(svc["restart"]).partition(":")
+    return {"Name": _RESTART_NAMES.get(name, name), "MaximumRetryCount": int(count or 0)}
 
 
 def network_body(ctx: ProjectContext, key: str, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -376,8 +434,10 @@ def network_body(ctx: ProjectContext, key: str, cfg: Mapping[str, Any]) -> tuple
                             "EnableIPv6": bool(cfg.get("enable_ipv6"))}
     ipam = cfg.get("ipam") or {}
     if ipam:
-        body["IPAM"] = {"Driver": ipam.get("driver") or "default", "Options": dict(ipam.get("options") or {}),
+        body["IPAM"] = {"Driver": ipam.get("driver") or "default",
                         "Config": [_ipam_pool(p) for p in ipam.get("config") or []]}
+        if ipam.get("options"):
+            body["IPAM"]["Options"] = dict(ipam["options"])
     return body, labels
 
 
