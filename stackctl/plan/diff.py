@@ -233,6 +233,7 @@ class _UpBuilder:
         self.desired, self.decisions, self.infra_needs, self.start = desired, decisions, infra_needs, start
         self.actions: list[Action] = []
         self.starts: dict[str, list[str]] = {}
+        self.creates: dict[str, list[str]] = {}
         self.waits: dict[str, str] = {}
 
     def build(self, order: list[str]) -> list[Action]:
@@ -264,6 +265,8 @@ class _UpBuilder:
             if act is not None:
                 self.actions.append(act)
                 created[dec.name] = act.id
+        self.creates[name] = [a.id for a in self.actions if a.service == name
+                              and a.kind in ("create_container", "recreate_container")]
         self.starts[name] = []
         if not self.start:
             return
@@ -296,8 +299,13 @@ class _UpBuilder:
         return None
 
     def _shared_namespace_needs(self, name: str) -> tuple[str, ...]:
-        """A `network_mode: service:x` container can only be created once x's container runs."""
-        return tuple(i for other in self.desired[name].shares for i in self.starts.get(other, ()))
+        """A container can only be created once the containers it names exist (as docker compose
+        creates services in dependency order): those of its dependencies, including the implicit ones
+        (links, `ipc|pid: service:x`, `volumes_from`); and, for `service:x`, once x's container runs."""
+        d = self.desired[name]
+        created = [i for other in (*d.shares, *(dep.service for dep in d.depends_on))
+                   for i in self.creates.get(other, ())]
+        return tuple(dict.fromkeys([*created, *(i for other in d.shares for i in self.starts.get(other, ()))]))
 
     def _wait_ids(self, d: DesiredService) -> tuple[str, ...]:
         ids: list[str] = []
