@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stackctl.compose.container_config import build_container_spec, endpoints, network_body, volume_body
+from stackctl.compose.container_config import (
+    Peers,
+    build_container_spec,
+    endpoints,
+    network_body,
+    referenced_services,
+    volume_body,
+)
 from stackctl.compose.images import build_spec
 from stackctl.compose.project import Project
 from stackctl.drivers.base import ContainerSpec, Driver
@@ -57,7 +64,16 @@ class Applier:
     def _spec(self, action: Action, **kw: Any):  # type: ignore[no-untyped-def]
         service = str(action.service)
         return build_container_spec(self.doc, self.ctx, service, int(action.number or 1),
-                                    image_id=self.image_ids.get(service), publish=self.publish(service), **kw)
+                                    image_id=self.image_ids.get(service), publish=self.publish(service),
+                                    peers=self._peers(service), **kw)
+
+    def _peers(self, service: str) -> Peers:
+        """The existing containers of the services ``service`` names (links, `service:x`)."""
+        wanted = referenced_services(self.doc["services"][service])
+        if not wanted:
+            return {}
+        seen = self.driver.observe(self.ctx.name, services=wanted).containers
+        return {s: sorted((c.name, c.id) for c in seen if c.service == s and not c.oneoff) for s in wanted}
 
     async def _create_network(self, action: Action) -> None:
         body, labels = network_body(self.ctx, action.params["key"], action.params["config"])
@@ -112,14 +128,14 @@ class Applier:
         await self._call(self.driver.create_volume, action.target, body, labels)
 
     async def _create_container(self, action: Action) -> None:
-        await self._call(self.driver.create_container, self._spec(action))
+        await self._call(lambda: self.driver.create_container(self._spec(action)))
 
     async def _recreate_container(self, action: Action) -> None:
         """Create the new container first: if that fails, the old one keeps running untouched."""
         old_id = action.params["old_id"]
-        spec = inherit_volumes(self._spec(action, replace=f"{action.service}-{action.number}",
-                                          create_name=f"{old_id[:12]}_{action.target}"),
-                               action.params.get("inherit") or {})
+        spec = await self._call(lambda: inherit_volumes(
+            self._spec(action, replace=f"{action.service}-{action.number}", create_name=f"{old_id[:12]}_{action.target}"),
+            action.params.get("inherit") or {}))
         new_id = await self._call(self.driver.create_container, spec)
         await self._call(self.driver.stop_container, old_id, timeout=self.timeout)
         await self._call(self.driver.remove_container, old_id, force=True)

@@ -5,7 +5,7 @@ Pure: everything comes in as arguments. Keys follow the Docker Engine API (v1.41
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,10 @@ from stackctl.compose.durations import duration_ns, duration_s, size_bytes
 from stackctl.drivers.base import ContainerSpec
 from stackctl.plan.depends import dependencies
 from stackctl.plan.diff import container_name
-from stackctl.plan.hashing import network_hash, service_hash, volume_hash
+from stackctl.plan.hashing import network_hash, service_hash, volume_hash, with_container_refs
+
+# service -> its containers as (name, ID): what links and `service:x` references resolve to
+Peers = Mapping[str, Sequence[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,19 @@ def image_ref(project: str, name: str, svc: Mapping[str, Any]) -> str:
     return str(svc.get("image") or f"{project}-{name}")
 
 
+def first_ids(peers: Peers) -> dict[str, str]:
+    """service -> the ID of its first container by name (what docker compose means by `service:x`)."""
+    return {svc: min(found)[1] for svc, found in peers.items() if found}
+
+
 def container_labels(ctx: ProjectContext, name: str, svc: Mapping[str, Any], number: int, *,
-                     image_id: str | None, replace: str | None = None, oneoff: bool = False) -> dict[str, str]:
+                     image_id: str | None, replace: str | None = None, oneoff: bool = False,
+                     peers: Peers | None = None) -> dict[str, str]:
     labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}
     labels.update(project_labels(ctx))
+    config_hash = service_hash(with_container_refs(svc, first_ids(peers or {})))
     labels.update({
-        L.SERVICE: name, L.ONEOFF: "True" if oneoff else "False", L.CONFIG_HASH: service_hash(svc),
+        L.SERVICE: name, L.ONEOFF: "True" if oneoff else "False", L.CONFIG_HASH: config_hash,
         L.WORKING_DIR: ctx.working_dir, L.CONFIG_FILES: ",".join(ctx.config_files),
         L.DEPENDS_ON: ",".join(f"{d.service}:{d.condition}:{str(d.restart).lower()}"
                                for d in dependencies(svc)),
@@ -59,18 +69,24 @@ def container_labels(ctx: ProjectContext, name: str, svc: Mapping[str, Any], num
 
 def build_container_spec(doc: Mapping[str, Any], ctx: ProjectContext, name: str, number: int, *,
                          image_id: str | None = None, replace: str | None = None,
-                         create_name: str | None = None, publish: bool = True) -> ContainerSpec:
+                         create_name: str | None = None, publish: bool = True,
+                         peers: Peers | None = None) -> ContainerSpec:
     """The create request for replica ``number`` of service ``name``.
 
     ``publish=False`` leaves host ports unpublished (the load balancer fronts them instead).
+    ``peers``: the existing containers of the services this one names (links, `service:x`,
+    `volumes_from`), for the links and the config hash; see :func:`referenced_services`.
     """
     svc = doc["services"][name]
     cname = container_name(ctx.name, name, number, svc.get("container_name"))
+    links = service_links(ctx.name, svc, number, peers or {})
     config: dict[str, Any] = {
         "Image": image_ref(ctx.name, name, svc),
-        "Labels": container_labels(ctx, name, svc, number, image_id=image_id, replace=replace),
+        "Labels": container_labels(ctx, name, svc, number, image_id=image_id, replace=replace, peers=peers),
         "HostConfig": host_config(doc, ctx, svc, publish=publish),
     }
+    if links:
+        config["HostConfig"]["Links"] = links
     config.update(_process(svc))
     config.update(_identity(svc))
     ports = svc.get("ports") or []
@@ -79,8 +95,32 @@ def build_container_spec(doc: Mapping[str, Any], ctx: ProjectContext, name: str,
         config["ExposedPorts"] = {k: {} for k in sorted(exposed)}
     if svc.get("healthcheck"):
         config["Healthcheck"] = healthcheck(svc["healthcheck"])
-    networks = {} if svc.get("network_mode") else endpoints(doc, ctx, name, svc, cname)
+    networks = {} if svc.get("network_mode") else endpoints(doc, ctx, name, svc, cname, links=links)
     return ContainerSpec(create_name or cname, config, networks, name)
+
+
+def referenced_services(svc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The services whose containers a create request of ``svc`` names (the ``peers`` it needs)."""
+    found = [str(link).split(":")[0] for link in svc.get("links") or []]
+    found += [str(svc[k])[len("service:"):] for k in ("network_mode", "ipc", "pid")
+              if str(svc.get(k) or "").startswith("service:")]
+    found += [str(ref).split(":")[0] for ref in svc.get("volumes_from") or [] if not str(ref).startswith("container:")]
+    return tuple(dict.fromkeys(found))
+
+
+def service_links(project: str, svc: Mapping[str, Any], number: int, peers: Peers) -> list[str]:
+    """docker compose's links: for each container of a linked service, ``name:alias``,
+    ``name:service-N`` and ``name:project-service-N`` (N: the number of the container being created);
+    external links as written (``container[:alias]``)."""
+    out = []
+    for link in svc.get("links") or []:
+        target, _, alias = str(link).partition(":")
+        for cname, _ in peers.get(target, ()):
+            out += [f"{cname}:{alias or target}", f"{cname}:{target}-{number}", f"{cname}:{project}-{target}-{number}"]
+    for link in svc.get("external_links") or []:
+        target, _, alias = str(link).partition(":")
+        out.append(f"{target}:{alias or target}")
+    return out
 
 
 def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,12 +238,14 @@ def _volume_name(doc: Mapping[str, Any], ctx: ProjectContext, key: str) -> str:
 
 
 def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mapping[str, Any],
-              cname: str) -> dict[str, dict[str, Any]]:
+              cname: str, *, links: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     nets = svc.get("networks") or {"default": None}
     out = {}
     for key in by_priority(nets):
         cfg = nets[key] or {}
         ep: dict[str, Any] = {"Aliases": [cname, name, *(cfg.get("aliases") or [])]}
+        if links:
+            ep["Links"] = list(links)
         ipam = {api: cfg[k] for k, api in (("ipv4_address", "IPv4Address"), ("ipv6_address", "IPv6Address"))
                 if cfg.get(k)}
         if cfg.get("link_local_ips"):

@@ -14,7 +14,7 @@ from typing import Any
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.plan.depends import Dependency, dependencies
-from stackctl.plan.hashing import network_hash, service_hash, volume_hash
+from stackctl.plan.hashing import first_container_ids, network_hash, service_hash, volume_hash, with_container_refs
 from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
 
@@ -111,11 +111,17 @@ def volume_names(doc: Mapping[str, Any], service: Mapping[str, Any], project: st
 
 
 def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping[str, str | None],
-                     scale: Mapping[str, int], balanced: frozenset[str] = frozenset()) -> dict[str, DesiredService]:
+                     scale: Mapping[str, int], balanced: frozenset[str] = frozenset(),
+                     observed: Observed | None = None) -> dict[str, DesiredService]:
+    """``observed``: `service:x` references in the hash name x's current first container, as docker
+    compose hashes them (see hashing.with_container_refs)."""
+    firsts = first_container_ids((c.service, c.name, c.id) for c in (observed.containers if observed else ())
+                                 if not c.oneoff)
     out = {}
     for name, svc in (doc.get("services") or {}).items():
         out[name] = DesiredService(
-            name=name, replicas=replicas_of(svc, scale.get(name)), config_hash=service_hash(svc),
+            name=name, replicas=replicas_of(svc, scale.get(name)),
+            config_hash=service_hash(with_container_refs(svc, firsts)),
             image_id=image_ids.get(name), networks=network_names(doc, svc, project),
             volumes=volume_names(doc, svc, project), depends_on=dependencies(svc),
             container_name=svc.get("container_name"), has_healthcheck=_has_healthcheck(svc),
@@ -170,7 +176,8 @@ def selected_services(desired: Mapping[str, DesiredService], names: Iterable[str
 def plan_up(doc: Mapping[str, Any], observed: Observed, *, project: str,
             image_ids: Mapping[str, str | None], options: UpOptions) -> Plan:
     """The actions that make the engine match the document for the selected services."""
-    desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale, balanced=options.balanced)
+    desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale, balanced=options.balanced,
+                               observed=observed)
     chosen = selected_services(desired, options.services, no_deps=options.no_deps)
     named = set(options.services) or set(chosen)
     warnings: list[str] = []
