@@ -208,3 +208,33 @@ def test_the_corpus_reaches_the_engine(results: dict[str, Result]) -> None:
     created = [n for n, r in results.items() if r.theirs is not None and r.theirs.containers]
     assert len(created) >= 30, created
     assert env.engine_answers()
+
+
+def _ids(project: str) -> list[str]:
+    return sorted(_lines("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"))
+
+
+@pytest.mark.parametrize("case", ["engine-namespaces", "engine-links"])
+def test_each_tool_sees_the_others_containers_up_to_date(case: str, oracle: pathlib.Path, busybox_image: str,
+                                                         tmp_path: pathlib.Path) -> None:
+    """Same config-hash (also for `service:x` references, which hash x's container ID): a second
+    `create` by the other tool recreates nothing, in both directions."""
+    project = f"sci{secrets.token_hex(3)}"
+    doc = _resolve(oracle, FIXTURES / case, project)
+    assert not isinstance(doc, str), doc
+    (tmp_path / "compose.json").write_text(json.dumps(doc))
+    theirs, ours = [str(oracle)], [sys.executable, "-m", "stackctl", "compose"]
+    environ = {**BASE_ENV, "PYTHONPATH": str(FIXTURES.parents[2])}
+    try:
+        for first, second in ((theirs, ours), (ours, theirs)):
+            for argv in (first, second):
+                done = subprocess.run([*argv, "-f", str(tmp_path / "compose.json"), "-p", project, "create"],
+                                      cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120,
+                                      check=False)
+                assert done.returncode == 0, done.stderr
+                if argv is first:
+                    before = _ids(project)
+            assert _ids(project) == before, f"{second[0]} recreated containers made by {first[0]}"
+            _cleanup(project)
+    finally:
+        _cleanup(project)
