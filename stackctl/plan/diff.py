@@ -14,7 +14,13 @@ from typing import Any
 from stackctl.errors import PlanError
 from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.plan.depends import Dependency, dependencies
-from stackctl.plan.hashing import first_container_ids, network_hash, service_hash, volume_hash, with_container_refs
+from stackctl.plan.hashing import (
+    first_container_ids,
+    network_hash,
+    service_hash,
+    volume_hash,
+    with_container_refs,
+)
 from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
 

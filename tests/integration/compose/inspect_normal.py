@@ -126,7 +126,7 @@ def container(raw: Mapping[str, Any], ids: Ids) -> dict[str, Any]:
     host["Ulimits"] = _sorted(host.get("Ulimits"), "Name")
     for key in ("CapAdd", "CapDrop"):
         if host.get(key):
-            host[key] = [c[4:] if c.startswith("CAP_") else c for c in host[key]]
+            host[key] = [c.removeprefix("CAP_") for c in host[key]]
     host["Mounts"] = _sorted(host.get("Mounts"), "Target")
     out["HostConfig"] = host
     out["Mounts"] = [{k: v for k, v in m.items() if not (m.get("Type") == "volume" and k in ("Name", "Source")
