@@ -120,14 +120,29 @@ async def _create_volume(ap: Applier, driver: Driver, action: Action) -> None:
     await _call(driver.create_volume, action.target, action.params["body"], action.params["labels"])
 
 
+def _spec(driver: Driver, action: Action) -> ContainerSpec:
+    """The action's container spec, finished with the containers its service names (when it names
+    any: they are looked up now, since the same plan may have created them)."""
+    spec: ContainerSpec = _bound(action, action.spec, "container spec")
+    late = action.params.get("peers")
+    if not late:
+        return spec
+    from stackctl.engine.container_config import with_peers
+
+    wanted = tuple(late["services"])
+    seen = driver.observe(late["project"], services=wanted).containers
+    peers = {s: sorted((c.name, c.id) for c in seen if c.service == s and not c.oneoff) for s in wanted}
+    return with_peers(spec, late["service"], project=late["project"], number=int(late["number"]), peers=peers)
+
+
 async def _create_container(ap: Applier, driver: Driver, action: Action) -> None:
-    await _call(driver.create_container, _bound(action, action.spec, "container spec"))
+    await _call(lambda: driver.create_container(_spec(driver, action)))
 
 
 async def _recreate_container(ap: Applier, driver: Driver, action: Action) -> None:
     """Create the new container first: if that fails, the old one keeps running untouched."""
     old_id = action.params["old_id"]
-    spec = inherit_volumes(_bound(action, action.spec, "container spec"), action.params.get("inherit") or {})
+    spec = inherit_volumes(await _call(_spec, driver, action), action.params.get("inherit") or {})
     new_id = await _call(driver.create_container, spec)
     await _call(driver.stop_container, old_id, timeout=ap.timeout)
     await _call(driver.remove_container, old_id, force=True)

@@ -11,7 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from stackctl.engine.container_config import build_container_spec, endpoints, network_body, volume_body
+from stackctl.engine.container_config import (
+    build_container_spec,
+    endpoints,
+    network_body,
+    referenced_services,
+    volume_body,
+)
 from stackctl.engine.images import Project, build_spec
 from stackctl.plan.actions import LOCAL, Action, Plan
 
@@ -36,7 +42,14 @@ def _container(action: Action, project: Project, image_ids: Mapping[str, str | N
     service = str(action.service)
     spec = build_container_spec(project.doc, project.ctx, service, int(action.number or 1),
                                 image_id=image_ids.get(service), publish=publish(service), **kw)
-    return {"spec": spec}
+    svc = project.services[service]
+    named = referenced_services(svc)
+    if not named:
+        return {"spec": spec}
+    # links and the config hash name the containers of these services, which this plan may create
+    peers = {"services": list(named), "service": dict(svc), "project": project.name,
+             "number": int(action.number or 1)}
+    return {"spec": spec, "params": {**action.params, "peers": peers}}
 
 
 def _recreate(action: Action, project: Project, image_ids: Mapping[str, str | None],

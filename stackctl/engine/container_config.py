@@ -5,8 +5,8 @@ Pure: everything comes in as arguments. Keys follow the Docker Engine API (v1.41
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stackctl import __version__
@@ -15,7 +15,10 @@ from stackctl.engine.durations import duration_ns, duration_s, size_bytes
 from stackctl.model.dependencies import dependencies
 from stackctl.plan.actions import ContainerSpec
 from stackctl.plan.diff import container_name
-from stackctl.plan.hashing import network_hash, service_hash, volume_hash
+from stackctl.plan.hashing import network_hash, service_hash, volume_hash, with_container_refs
+
+# service -> its containers as (name, ID): what links and `service:x` references resolve to
+Peers = Mapping[str, Sequence[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,19 @@ def image_ref(project: str, name: str, svc: Mapping[str, Any]) -> str:
     return str(svc.get("image") or f"{project}-{name}")
 
 
+def first_ids(peers: Peers) -> dict[str, str]:
+    """service -> the ID of its first container by name (what docker compose means by `service:x`)."""
+    return {svc: min(found)[1] for svc, found in peers.items() if found}
+
+
 def container_labels(ctx: ProjectContext, name: str, svc: Mapping[str, Any], number: int, *,
-                     image_id: str | None, replace: str | None = None, oneoff: bool = False) -> dict[str, str]:
+                     image_id: str | None, replace: str | None = None, oneoff: bool = False,
+                     peers: Peers | None = None) -> dict[str, str]:
     labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}
     labels.update(project_labels(ctx))
+    config_hash = service_hash(with_container_refs(svc, first_ids(peers or {})))
     labels.update({
-        L.SERVICE: name, L.ONEOFF: "True" if oneoff else "False", L.CONFIG_HASH: service_hash(svc),
+        L.SERVICE: name, L.ONEOFF: "True" if oneoff else "False", L.CONFIG_HASH: config_hash,
         L.WORKING_DIR: ctx.working_dir, L.CONFIG_FILES: ",".join(ctx.config_files),
         L.DEPENDS_ON: ",".join(f"{d.service}:{d.condition}:{str(d.restart).lower()}"
                                for d in dependencies(svc)),
@@ -59,18 +69,24 @@ def container_labels(ctx: ProjectContext, name: str, svc: Mapping[str, Any], num
 
 def build_container_spec(doc: Mapping[str, Any], ctx: ProjectContext, name: str, number: int, *,
                          image_id: str | None = None, replace: str | None = None,
-                         create_name: str | None = None, publish: bool = True) -> ContainerSpec:
+                         create_name: str | None = None, publish: bool = True,
+                         peers: Peers | None = None) -> ContainerSpec:
     """The create request for replica ``number`` of service ``name``.
 
     ``publish=False`` leaves host ports unpublished (the load balancer fronts them instead).
+    ``peers``: the existing containers of the services this one names (links, `service:x`,
+    `volumes_from`), for the links and the config hash; see :func:`referenced_services`.
     """
     svc = doc["services"][name]
     cname = container_name(ctx.name, name, number, svc.get("container_name"))
+    links = service_links(ctx.name, svc, number, peers or {})
     config: dict[str, Any] = {
         "Image": image_ref(ctx.name, name, svc),
-        "Labels": container_labels(ctx, name, svc, number, image_id=image_id, replace=replace),
+        "Labels": container_labels(ctx, name, svc, number, image_id=image_id, replace=replace, peers=peers),
         "HostConfig": host_config(doc, ctx, svc, publish=publish),
     }
+    if links:
+        config["HostConfig"]["Links"] = links
     config.update(_process(svc))
     config.update(_identity(svc))
     ports = svc.get("ports") or []
@@ -79,8 +95,46 @@ def build_container_spec(doc: Mapping[str, Any], ctx: ProjectContext, name: str,
         config["ExposedPorts"] = {k: {} for k in sorted(exposed)}
     if svc.get("healthcheck"):
         config["Healthcheck"] = healthcheck(svc["healthcheck"])
-    networks = {} if svc.get("network_mode") else endpoints(doc, ctx, name, svc, cname)
+    networks = {} if svc.get("network_mode") else endpoints(doc, ctx, name, svc, cname, links=links)
     return ContainerSpec(create_name or cname, config, networks, name)
+
+
+def with_peers(spec: ContainerSpec, svc: Mapping[str, Any], *, project: str, number: int,
+               peers: Peers) -> ContainerSpec:
+    """``spec`` finished with what depends on the containers of the services it names (links and the
+    config hash): those containers may be made by the same plan, so this is done when it is created."""
+    links = service_links(project, svc, number, peers)
+    labels = {**spec.config.get("Labels", {}), L.CONFIG_HASH: service_hash(with_container_refs(svc, first_ids(peers)))}
+    config: dict[str, Any] = {**spec.config, "Labels": labels}
+    networks = dict(spec.networks)
+    if links:
+        config["HostConfig"] = {**spec.config.get("HostConfig", {}), "Links": links}
+        networks = {key: {**ep, "Links": list(links)} for key, ep in networks.items()}
+    return replace(spec, config=config, networks=networks)
+
+
+def referenced_services(svc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The services whose containers a create request of ``svc`` names (the ``peers`` it needs)."""
+    found = [str(link).split(":")[0] for link in svc.get("links") or []]
+    found += [str(svc[k])[len("service:"):] for k in ("network_mode", "ipc", "pid")
+              if str(svc.get(k) or "").startswith("service:")]
+    found += [str(ref).split(":")[0] for ref in svc.get("volumes_from") or [] if not str(ref).startswith("container:")]
+    return tuple(dict.fromkeys(found))
+
+
+def service_links(project: str, svc: Mapping[str, Any], number: int, peers: Peers) -> list[str]:
+    """docker compose's links: for each container of a linked service, ``name:alias``,
+    ``name:service-N`` and ``name:project-service-N`` (N: the number of the container being created);
+    external links as written (``container[:alias]``)."""
+    out = []
+    for link in svc.get("links") or []:
+        target, _, alias = str(link).partition(":")
+        for cname, _ in peers.get(target, ()):
+            out += [f"{cname}:{alias or target}", f"{cname}:{target}-{number}", f"{cname}:{project}-{target}-{number}"]
+    for link in svc.get("external_links") or []:
+        target, _, alias = str(link).partition(":")
+        out.append(f"{target}:{alias or target}")
+    return out
 
 
 def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,8 +144,8 @@ def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
     if svc.get("entrypoint") is not None:
         out["Entrypoint"] = list(svc["entrypoint"])
     env = svc.get("environment") or {}
-    if env:
-        out["Env"] = [f"{k}={v}" for k, v in env.items() if v is not None]
+    if env:  # a null value passes the variable through from the engine's side, as docker compose sends it
+        out["Env"] = [str(k) if v is None else f"{k}={v}" for k, v in env.items()]
     for key, api in (("user", "User"), ("working_dir", "WorkingDir"), ("stop_signal", "StopSignal")):
         if svc.get(key):
             out[api] = str(svc[key])
@@ -99,6 +153,7 @@ def _process(svc: Mapping[str, Any]) -> dict[str, Any]:
         out["StopTimeout"] = duration_s(svc["stop_grace_period"])
     out["Tty"] = bool(svc.get("tty"))
     out["OpenStdin"] = bool(svc.get("stdin_open"))
+    out["AttachStdout"] = out["AttachStderr"] = True  # as docker compose sets them on every container
     return out
 
 
@@ -152,8 +207,7 @@ def host_config(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, A
                 publish: bool) -> dict[str, Any]:
     hc: dict[str, Any] = {"NetworkMode": network_mode(doc, ctx, svc)}
     ports = [p for p in svc.get("ports") or [] if publish or p not in fixed_ports(svc)]
-    if ports:
-        hc["PortBindings"] = port_bindings(ports)
+    hc["PortBindings"] = port_bindings(ports)  # `{}` and `[]` (ExtraHosts) when empty, as docker compose
     mounts, binds = _mounts(doc, ctx, svc)
     if mounts:
         hc["Mounts"] = mounts
@@ -173,8 +227,12 @@ def network_mode(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, 
     mode = svc.get("network_mode")
     if mode:
         return _service_ref(doc, ctx, str(mode))
-    keys = list((svc.get("networks") or {}).keys()) or ["default"]
-    return _network_name(doc, ctx, keys[0])
+    return _network_name(doc, ctx, by_priority(svc.get("networks") or {"default": None})[0])
+
+
+def by_priority(networks: Mapping[str, Any]) -> list[str]:
+    """compose-go's NetworksByPriority: highest ``priority`` first, then by name."""
+    return sorted(networks, key=lambda k: (-int((networks[k] or {}).get("priority") or 0), str(k)))
 
 
 def _service_ref(doc: Mapping[str, Any], ctx: ProjectContext, mode: str) -> str:
@@ -194,18 +252,19 @@ def _volume_name(doc: Mapping[str, Any], ctx: ProjectContext, key: str) -> str:
 
 
 def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mapping[str, Any],
-              cname: str) -> dict[str, dict[str, Any]]:
+              cname: str, *, links: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     nets = svc.get("networks") or {"default": None}
-    ordered = sorted(nets.items(), key=lambda kv: -int((kv[1] or {}).get("priority") or 0))
     out = {}
-    for key, cfg in ordered:
-        cfg = cfg or {}
+    for key in by_priority(nets):
+        cfg = nets[key] or {}
         ep: dict[str, Any] = {"Aliases": [cname, name, *(cfg.get("aliases") or [])]}
+        if links:
+            ep["Links"] = list(links)
         ipam = {api: cfg[k] for k, api in (("ipv4_address", "IPv4Address"), ("ipv6_address", "IPv6Address"))
                 if cfg.get(k)}
         if cfg.get("link_local_ips"):
             ipam["LinkLocalIPs"] = list(cfg["link_local_ips"])
-        if ipam:
+        if ipam or nets[key] is not None:  # docker compose sends `{}` for any network entry written out
             ep["IPAMConfig"] = ipam
         if cfg.get("mac_address"):
             ep["MacAddress"] = cfg["mac_address"]
@@ -216,34 +275,80 @@ def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mappi
 
 
 def _mounts(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Volumes as docker compose sends them: binds and plain named volumes as legacy ``Binds``
+    strings (the engine creates a missing host folder), the rest as ``Mounts`` (a bind with
+    ``create_host_path: false``, a propagation or a recursive option must exist already)."""
     mounts: list[dict[str, Any]] = []
     binds: list[str] = []
+    declared = doc.get("volumes") or {}
     for vol in svc.get("volumes") or []:
-        kind, target, ro = vol.get("type"), vol["target"], bool(vol.get("read_only"))
-        if kind == "bind" and (vol.get("bind") or {}).get("create_host_path", True):
-            mode = "ro" if ro else "rw"
-            prop = (vol.get("bind") or {}).get("propagation")
-            binds.append(f"{vol['source']}:{target}:{mode}" + (f",{prop}" if prop else ""))
-            continue
-        m: dict[str, Any] = {"Type": kind, "Target": target, "ReadOnly": ro}
-        if kind == "volume":
-            m["Source"] = _volume_name(doc, ctx, vol["source"]) if vol.get("source") else ""
-            if (vol.get("volume") or {}).get("nocopy"):
-                m["VolumeOptions"] = {"NoCopy": True}
-        elif kind == "bind":
-            m["Source"] = vol["source"]
-        elif kind == "tmpfs":
-            tmpfs = vol.get("tmpfs") or {}
-            opts = {k: v for k, v in (("SizeBytes", tmpfs.get("size") and size_bytes(tmpfs["size"])),
-                                      ("Mode", tmpfs.get("mode"))) if v}
-            if opts:
-                m["TmpfsOptions"] = opts
+        kind = vol.get("type")
+        if kind == "bind" and not _bind_needs_mount_api(vol.get("bind")):
+            binds.append(_bind_string(str(vol["source"]), vol))
+        elif kind == "volume" and vol.get("source") in declared and not _volume_needs_mount_api(vol.get("volume")):
+            binds.append(_bind_string(_volume_name(doc, ctx, vol["source"]), vol))
         else:
-            m["Source"] = vol.get("source", "")
-        mounts.append(m)
+            mounts.append(_mount(doc, ctx, vol))
     for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
         mounts += _file_objects(doc, svc, kind, default_dir)
     return mounts, binds
+
+
+def _bind_needs_mount_api(bind: Mapping[str, Any] | None) -> bool:
+    if bind is None:
+        return False
+    return not bind.get("create_host_path", False) or bool(bind.get("propagation") or bind.get("recursive"))
+
+
+def _volume_needs_mount_api(volume: Mapping[str, Any] | None) -> bool:
+    return volume is not None and bool(volume.get("labels") or volume.get("subpath") or volume.get("nocopy"))
+
+
+def _bind_string(source: str, vol: Mapping[str, Any]) -> str:
+    """``source:target:rw|ro[,z|Z][,propagation][,nocopy]``."""
+    bind, volume = vol.get("bind") or {}, vol.get("volume") or {}
+    options = ["ro" if vol.get("read_only") else "rw"]
+    options += [str(o) for o in (bind.get("selinux"), bind.get("propagation")) if o]
+    if volume.get("nocopy"):
+        options.append("nocopy")
+    return f"{source}:{vol['target']}:{','.join(options)}"
+
+
+def _mount(doc: Mapping[str, Any], ctx: ProjectContext, vol: Mapping[str, Any]) -> dict[str, Any]:
+    kind = vol.get("type")
+    m: dict[str, Any] = {"Type": kind, "Target": vol["target"], "ReadOnly": bool(vol.get("read_only"))}
+    if kind == "volume":
+        m["Source"] = _volume_name(doc, ctx, vol["source"]) if vol.get("source") else ""
+        options = vol.get("volume")
+        if options is not None:
+            m["VolumeOptions"] = {k: v for k, v in (("NoCopy", options.get("nocopy")), ("Subpath", options.get(
+                "subpath")), ("Labels", options.get("labels"))) if v}
+    elif kind == "bind":
+        m["Source"] = vol["source"]
+        if vol.get("bind") is not None:
+            m["BindOptions"] = _bind_options(vol["bind"])
+    elif kind == "tmpfs":
+        tmpfs = vol.get("tmpfs") or {}
+        opts = {k: v for k, v in (("SizeBytes", tmpfs.get("size") and size_bytes(tmpfs["size"])),
+                                  ("Mode", tmpfs.get("mode"))) if v}
+        if opts:
+            m["TmpfsOptions"] = opts
+    else:
+        m["Source"] = vol.get("source", "")
+    return m
+
+
+def _bind_options(bind: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if bind.get("propagation"):
+        out["Propagation"] = str(bind["propagation"])
+    if bind.get("create_host_path"):
+        out["CreateMountpoint"] = True  # API 1.44; older engines ignore it
+    flag = {"disabled": "NonRecursive", "writable": "ReadOnlyNonRecursive",
+            "readonly": "ReadOnlyForceRecursive"}.get(str(bind.get("recursive") or ""))
+    if flag:
+        out[flag] = True
+    return out
 
 
 def _file_objects(doc: Mapping[str, Any], svc: Mapping[str, Any], kind: str, default_dir: str) -> list[dict[str, Any]]:
@@ -257,7 +362,10 @@ def _file_objects(doc: Mapping[str, Any], svc: Mapping[str, Any], kind: str, def
         target = ref.get("target") or ref["source"]
         if not str(target).startswith("/"):
             target = default_dir + str(target)
-        out.append({"Type": "bind", "Source": top["file"], "Target": target, "ReadOnly": True})
+        mount: dict[str, Any] = {"Type": "bind", "Source": top["file"], "Target": target, "ReadOnly": True}
+        if kind == "secrets":  # docker compose: a secret's file must exist (no host path created)
+            mount["BindOptions"] = {}
+        out.append(mount)
     return out
 
 
@@ -273,8 +381,7 @@ def _runtime_options(svc: Mapping[str, Any]) -> dict[str, Any]:
     for key, api in (("privileged", "Privileged"), ("read_only", "ReadonlyRootfs"), ("init", "Init")):
         if svc.get(key) is not None:
             out[api] = bool(svc[key])
-    if svc.get("extra_hosts"):
-        out["ExtraHosts"] = [_host_entry(h) for h in svc["extra_hosts"]]
+    out["ExtraHosts"] = [_host_entry(h) for h in svc.get("extra_hosts") or []]
     if svc.get("sysctls"):
         out["Sysctls"] = {str(k): str(v) for k, v in svc["sysctls"].items()}
     if svc.get("tmpfs"):
@@ -355,14 +462,21 @@ def _resources(svc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_RESTART_NAMES = {"none": "no", "no": "no", "on-failure": "on-failure", "unless-stopped": "unless-stopped",
+                  "any": "always", "always": "always"}
+
+
 def restart_policy(svc: Mapping[str, Any]) -> dict[str, Any]:
-    policy = svc.get("restart")
-    if not policy:
-        rp = (svc.get("deploy") or {}).get("restart_policy") or {}
-        cond = {"any": "always", "on-failure": "on-failure", "none": "no"}.get(rp.get("condition") or "", "")
-        return {"Name": cond, "MaximumRetryCount": int(rp.get("max_attempts") or 0)}
-    name, _, count = str(policy).partition(":")
-    return {"Name": "" if name == "no" else name, "MaximumRetryCount": int(count or 0)}
+    """`deploy.restart_policy` wins over `restart` (as in docker compose); both spellings of each
+    condition map to the engine's names, anything else is passed as written."""
+    rp = (svc.get("deploy") or {}).get("restart_policy")
+    if rp is not None:
+        cond = str(rp.get("condition") or "")
+        return {"Name": _RESTART_NAMES.get(cond, cond), "MaximumRetryCount": int(rp.get("max_attempts") or 0)}
+    if not svc.get("restart"):
+        return {"Name": "", "MaximumRetryCount": 0}
+    name, _, count = str(svc["restart"]).partition(":")
+    return {"Name": _RESTART_NAMES.get(name, name), "MaximumRetryCount": int(count or 0)}
 
 
 def network_body(ctx: ProjectContext, key: str, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -376,8 +490,10 @@ def network_body(ctx: ProjectContext, key: str, cfg: Mapping[str, Any]) -> tuple
                             "EnableIPv6": bool(cfg.get("enable_ipv6"))}
     ipam = cfg.get("ipam") or {}
     if ipam:
-        body["IPAM"] = {"Driver": ipam.get("driver") or "default", "Options": dict(ipam.get("options") or {}),
+        body["IPAM"] = {"Driver": ipam.get("driver") or "default",
                         "Config": [_ipam_pool(p) for p in ipam.get("config") or []]}
+        if ipam.get("options"):
+            body["IPAM"]["Options"] = dict(ipam["options"])
     return body, labels
 
 

@@ -14,7 +14,13 @@ from typing import Any
 from stackctl.errors import PlanError
 from stackctl.model.dependencies import Edge, cycle_message, dependencies, find_cycle, shared_services
 from stackctl.plan.actions import Action, Plan, Reason
-from stackctl.plan.hashing import network_hash, service_hash, volume_hash
+from stackctl.plan.hashing import (
+    first_container_ids,
+    network_hash,
+    service_hash,
+    volume_hash,
+    with_container_refs,
+)
 from stackctl.plan.networks import recreate_network_action, stopped_for_networks
 from stackctl.plan.observed import Observed, ObservedContainer
 from stackctl.plan.slots import observed_slots
@@ -114,12 +120,17 @@ def volume_names(doc: Mapping[str, Any], service: Mapping[str, Any], project: st
 
 
 def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping[str, str | None],
-                     scale: Mapping[str, int], ports_elsewhere: frozenset[str] = frozenset()
-                     ) -> dict[str, DesiredService]:
+                     scale: Mapping[str, int], ports_elsewhere: frozenset[str] = frozenset(),
+                     observed: Observed | None = None) -> dict[str, DesiredService]:
+    """``observed``: `service:x` references in the hash name x's current first container, as docker
+    compose hashes them (see hashing.with_container_refs)."""
+    firsts = first_container_ids((c.service, c.name, c.id) for c in (observed.containers if observed else ())
+                                 if not c.oneoff)
     out = {}
     for name, svc in (doc.get("services") or {}).items():
         out[name] = DesiredService(
-            name=name, replicas=replicas_of(svc, scale.get(name)), config_hash=service_hash(svc),
+            name=name, replicas=replicas_of(svc, scale.get(name)),
+            config_hash=service_hash(with_container_refs(svc, firsts)),
             image_id=image_ids.get(name), networks=network_names(doc, svc, project),
             volumes=volume_names(doc, svc, project), depends_on=dependencies(svc, name),
             container_name=svc.get("container_name"), has_healthcheck=_has_healthcheck(svc),
@@ -169,7 +180,7 @@ def plan_up(doc: Mapping[str, Any], observed: Observed, *, project: str,
     ``slots``: per service, the replica numbers its new containers take, in order (default: after the
     highest number ``observed`` holds, as docker compose does)."""
     desired = desired_services(doc, project, image_ids=image_ids, scale=options.scale,
-                               ports_elsewhere=options.ports_elsewhere)
+                               ports_elsewhere=options.ports_elsewhere, observed=observed)
     chosen = selected_services(desired, options.services, no_deps=options.no_deps)
     named = set(options.services) or set(chosen)
     warnings: list[str] = []
@@ -237,6 +248,7 @@ class _UpBuilder:
         self.desired, self.decisions, self.infra_needs, self.start = desired, decisions, infra_needs, start
         self.actions: list[Action] = []
         self.starts: dict[str, list[str]] = {}
+        self.creates: dict[str, list[str]] = {}
         self.waits: dict[str, str] = {}
 
     def build(self, order: list[str]) -> list[Action]:
@@ -277,6 +289,8 @@ class _UpBuilder:
             if act is not None:
                 self.actions.append(act)
                 created[dec.name] = act.id
+        self.creates[name] = [a.id for a in self.actions if a.service == name
+                              and a.kind in ("create_container", "recreate_container")]
         self.starts[name] = []
         if not self.start:
             return
@@ -309,8 +323,13 @@ class _UpBuilder:
         return None
 
     def _shared_namespace_needs(self, name: str) -> tuple[str, ...]:
-        """A `network_mode: service:x` container can only be created once x's container runs."""
-        return tuple(i for other in self.desired[name].shares for i in self.starts.get(other, ()))
+        """A container can only be created once the containers it names exist (as docker compose
+        creates services in dependency order): those of its dependencies, including the implicit ones
+        (links, `ipc|pid: service:x`, `volumes_from`); and, for `service:x`, once x's container runs."""
+        d = self.desired[name]
+        created = [i for other in (*d.shares, *(dep.service for dep in d.depends_on))
+                   for i in self.creates.get(other, ())]
+        return tuple(dict.fromkeys([*created, *(i for other in d.shares for i in self.starts.get(other, ()))]))
 
     def _wait_ids(self, d: DesiredService) -> tuple[str, ...]:
         ids: list[str] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 IGNORED_KEYS = ("build", "pull_policy", "scale", "depends_on", "profiles")
@@ -57,3 +57,33 @@ def volume_hash(config: Mapping[str, Any]) -> str:
             out["driver"] = "local"
     out.setdefault("driver", config.get("driver") or "local")
     return hashlib.sha256(go_json(out).encode()).hexdigest()
+
+
+def with_container_refs(service: Mapping[str, Any], first_ids: Mapping[str, str]) -> dict[str, Any]:
+    """The service as docker compose hashes it when it creates or checks a container: each
+    `network_mode|ipc|pid: service:x` becomes `container:<ID of x's first container>` and each
+    `volumes_from` entry becomes that ID (`container:y[:mode]` becomes `y`; docker compose drops the
+    mode in both cases). ``first_ids``: service -> the ID of its first container (by name); a
+    reference to a service without a container is left as written."""
+    out = dict(service)
+    for key in ("network_mode", "ipc", "pid"):
+        value = str(out.get(key) or "")
+        if value.startswith("service:") and value[len("service:"):] in first_ids:
+            out[key] = "container:" + first_ids[value[len("service:"):]]
+    if out.get("volumes_from"):
+        refs = []
+        for ref in out["volumes_from"]:
+            parts = str(ref).split(":")
+            refs.append(parts[1] if parts[0] == "container" and len(parts) > 1 else first_ids.get(parts[0], str(ref)))
+        out["volumes_from"] = refs
+    return out
+
+
+def first_container_ids(containers: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """(service, container name, container ID) -> service -> ID of its first container by name, as
+    docker compose picks the container a `service:x` reference means."""
+    out: dict[str, tuple[str, str]] = {}
+    for service, name, ident in containers:
+        if service not in out or name < out[service][0]:
+            out[service] = (name, ident)
+    return {service: ident for service, (_, ident) in out.items()}

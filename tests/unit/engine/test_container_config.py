@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from stackctl.engine.container_config import (
     ProjectContext,
     build_container_spec,
@@ -47,12 +49,40 @@ def test_volumes_binds_tmpfs_anonymous_and_file_secrets() -> None:
                       {"type": "tmpfs", "target": "/t", "tmpfs": {"size": "1m"}}],
              secrets=[{"source": "s", "target": "/run/secrets/s"}])
     host = s.config["HostConfig"]
-    assert host["Binds"] == ["/work/x:/x:ro"]
+    assert host["Binds"] == ["p_data:/data:rw", "/work/x:/x:ro"]  # a declared volume as docker compose sends it
     assert host["Mounts"] == [
-        {"Type": "volume", "Target": "/data", "ReadOnly": False, "Source": "p_data"},
-        {"Type": "volume", "Target": "/anon", "ReadOnly": False, "Source": ""},
+        {"Type": "volume", "Target": "/anon", "ReadOnly": False, "Source": "", "VolumeOptions": {}},
         {"Type": "tmpfs", "Target": "/t", "ReadOnly": False, "TmpfsOptions": {"SizeBytes": 1048576}},
-        {"Type": "bind", "Source": "/work/s.txt", "Target": "/run/secrets/s", "ReadOnly": True}]
+        {"Type": "bind", "Source": "/work/s.txt", "Target": "/run/secrets/s", "ReadOnly": True, "BindOptions": {}}]
+
+
+def test_selinux_propagation_and_missing_host_paths() -> None:
+    host = spec(volumes=[
+        {"type": "bind", "source": "/d", "target": "/z", "bind": {"create_host_path": True, "selinux": "Z"}},
+        {"type": "bind", "source": "/d", "target": "/zr", "read_only": True,
+         "bind": {"create_host_path": True, "selinux": "z"}},
+        {"type": "bind", "source": "/d", "target": "/must", "bind": {"create_host_path": False}},
+        {"type": "bind", "source": "/d", "target": "/p", "bind": {"create_host_path": True, "propagation": "rslave"}},
+        {"type": "volume", "source": "data", "target": "/nc", "volume": {"nocopy": True}}]).config["HostConfig"]
+    assert host["Binds"] == ["/d:/z:rw,Z", "/d:/zr:ro,z"]  # relabelled by the engine on SELinux hosts
+    assert host["Mounts"] == [  # the Mount API refuses a missing source instead of creating it
+        {"Type": "bind", "Target": "/must", "ReadOnly": False, "Source": "/d", "BindOptions": {}},
+        {"Type": "bind", "Target": "/p", "ReadOnly": False, "Source": "/d",
+         "BindOptions": {"Propagation": "rslave", "CreateMountpoint": True}},
+        {"Type": "volume", "Target": "/nc", "ReadOnly": False, "Source": "p_data", "VolumeOptions": {"NoCopy": True}}]
+
+
+@pytest.mark.parametrize(("svc", "expected"), [
+    ({"restart": "no"}, ("no", 0)),
+    ({"restart": "unless-stopped"}, ("unless-stopped", 0)),
+    ({"deploy": {"restart_policy": {"condition": "unless-stopped"}}}, ("unless-stopped", 0)),
+    ({"deploy": {"restart_policy": {"condition": "any"}}}, ("always", 0)),
+    ({"deploy": {"restart_policy": {"condition": "none"}}}, ("no", 0)),
+    ({"restart": "always", "deploy": {"restart_policy": {"condition": "on-failure", "max_attempts": 2}}},
+     ("on-failure", 2)),  # deploy.restart_policy wins, as in docker compose
+])
+def test_restart_policy_forms_and_precedence(svc: dict, expected: tuple[str, int]) -> None:
+    assert restart_policy(svc) == {"Name": expected[0], "MaximumRetryCount": expected[1]}
 
 
 def test_process_health_limits_and_runtime_options() -> None:
@@ -64,7 +94,8 @@ def test_process_health_limits_and_runtime_options() -> None:
              logging={"driver": "json-file", "options": {"max-size": "1m"}}, restart="on-failure:3",
              network_mode="host")
     c, h = s.config, s.config["HostConfig"]
-    assert c["Env"] == ["A=1"] and c["User"] == "1000" and c["WorkingDir"] == "/w"
+    assert c["AttachStdout"] is True and c["AttachStderr"] is True
+    assert c["Env"] == ["A=1", "B"] and c["User"] == "1000" and c["WorkingDir"] == "/w"
     assert c["StopSignal"] == "SIGINT" and c["StopTimeout"] == 3
     assert c["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 90_000_000_000, "Retries": 3}
     assert h["NanoCpus"] == 500_000_000 and h["Memory"] == 52428800
@@ -82,7 +113,7 @@ def test_network_mode_service_points_at_the_first_replica_and_fixed_ports_can_be
     app = build_container_spec(document, CTX, "app", 1)
     assert app.config["HostConfig"]["NetworkMode"] == "container:p-vpn-1"
     web = build_container_spec(document, CTX, "web", 1, publish=False)
-    assert "PortBindings" not in web.config["HostConfig"] and web.config["ExposedPorts"] == {"80/tcp": {}}
+    assert web.config["HostConfig"]["PortBindings"] == {} and web.config["ExposedPorts"] == {"80/tcp": {}}
 
 
 def test_network_body_and_restart_policy_defaults() -> None:

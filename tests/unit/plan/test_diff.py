@@ -50,6 +50,20 @@ def test_fresh_project_creates_network_then_containers_and_waits_for_health() ->
     assert "start_container:p-db-1" not in by_id["create_container:p-web-1"].needs  # creates are eager
 
 
+def test_create_waits_for_the_containers_a_service_names() -> None:
+    """`create` (nothing started): ipc/pid `service:x`, volumes_from and links name x's container,
+    which the engine looks up at create time, so x is created first (as docker compose does)."""
+    implicit = {"base": {"condition": "service_started", "required": True}}
+    document = doc({"base": service(), "ipc": service(ipc="service:base", depends_on=implicit),
+                    "pid": service(pid="service:base", depends_on=implicit),
+                    "from": service(volumes_from=["base:ro"], depends_on=implicit),
+                    "link": service(links=["base:db"], depends_on=implicit), "alone": service()})
+    by_id = _plan(document, FakeDriver(), start=False).by_id()
+    for name in ("ipc", "pid", "from", "link"):
+        assert "create_container:p-base-1" in by_id[f"create_container:p-{name}-1"].needs, name
+    assert "create_container:p-base-1" not in by_id["create_container:p-alone-1"].needs
+
+
 def test_second_up_with_nothing_changed_plans_nothing() -> None:
     driver = _healthy_driver()
     _apply(web_db(), driver)
