@@ -183,19 +183,6 @@ async def execute(actions: Sequence[Action], run: Runner, *, limit: int = 16,
     return await _Run(actions, run, limit, reporter or _noop, clock, ahead_limit).go()
 
 
-def run_actions(actions: Sequence[Action], run: Runner, *, limit: int = 16,
-                reporter: Reporter | None = None) -> Outcome:
-    """execute() in a new event loop whose worker threads match the limit (driver calls are blocking)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    async def main() -> Outcome:
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=max(4, limit + 2), thread_name_prefix="stackctl"))
-        return await execute(actions, run, limit=limit, reporter=reporter)
-
-    return asyncio.run(main())
-
-
 def raise_for(outcome: Outcome, by_id: dict[str, Action]) -> None:
     """ExecutionError naming each failed action's service and the skipped dependents."""
     if outcome.ok:

@@ -36,7 +36,7 @@ def balancer(args: argparse.Namespace) -> Any:
         from stackctl.lb.balancers import NoBalancer
 
         return NoBalancer(host, tcp_refusal(host))
-    from stackctl.cli.compose_engine import state_dir
+    from stackctl.cli.compose_common import state_dir
     from stackctl.lb.balancers import LocalBalancer
 
     return LocalBalancer(state_dir())
@@ -69,3 +69,15 @@ def add_yes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true",
                         help="answer yes to questions (installing stackctl on an ssh:// engine's host for "
                              "its balancer)")
+
+
+def up_fronted(engine: Any, project: Any, request: Any, *, args: argparse.Namespace) -> Any:
+    """`up`/`scale` with the balancer of the engine's host (see compose.fronted); an event loop only
+    when there is something to change."""
+    from stackctl.cli.compose_common import reporter, run
+    from stackctl.compose import fronted
+
+    plan = fronted.prepare(engine, project, request, lb=balancer(args))
+    result = fronted.finished(plan) or run(fronted.apply(plan, reporter=None if args.dry_run else reporter(args)))
+    fronted.settle(plan)
+    return result

@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping
 from typing import Any
 
+from stackctl.cli import compose_common as cc
+from stackctl.cli.compose_common import engine_options as common
 from stackctl.errors import UsageError
 
-Common = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
 STOP_KINDS = {"stop": "stop_container", "start": "start_container", "restart": "restart_container",
               "kill": "kill_container", "rm": "remove_container"}
 
 
-def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type: ignore[type-arg]
+def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = common(verbs.add_parser("ps", help="list the project's containers"))
     p.add_argument("services", nargs="*", metavar="SERVICE")
     p.add_argument("-a", "--all", action="store_true")
@@ -52,10 +52,10 @@ def register(verbs: argparse._SubParsersAction, common: Common) -> None:  # type
 
     add_yes(p)
     p.set_defaults(func=run_scale)
-    _register_tools(verbs, common)
+    _register_tools(verbs)
 
 
-def _register_tools(verbs: argparse._SubParsersAction, common: Common) -> None:  # type: ignore[type-arg]
+def _register_tools(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = common(verbs.add_parser("exec", help="run a command in a running container"))
     p.add_argument("-T", "--no-tty", action="store_true")
     p.add_argument("-d", "--detach", action="store_true")
@@ -88,25 +88,18 @@ def _register_tools(verbs: argparse._SubParsersAction, common: Common) -> None: 
     p.set_defaults(func=run_images)
     from stackctl.cli import compose_run
 
-    compose_run.register(verbs, common)
-
-
-def _engine() -> Any:
-    from stackctl.cli import compose_engine as ce
-
-    return ce
+    compose_run.register(verbs)
 
 
 def _containers(args: argparse.Namespace, *, oneoff: bool = False) -> tuple[Any, Any, list[Any]]:
     """The target, the driver and the project's containers (``oneoff``: with those of `run`)."""
-    ce = _engine()
-    tgt = ce.target(args)
+    tgt = cc.target(args)
     if tgt.project is not None:
         named = [*(getattr(args, "services", ()) or ()), *([args.service] if getattr(args, "service", None) else [])]
         unknown = [s for s in named if s not in tgt.project.services]
         if unknown:
             raise UsageError(f"no such service: {', '.join(unknown)}")
-    engine = ce.driver(args)
+    engine = cc.driver(args)
     found = [c for c in engine.observe(tgt.name).containers if oneoff or not c.oneoff]
     return tgt, engine, found
 
@@ -155,71 +148,64 @@ def run_logs(args: argparse.Namespace) -> int:
 
 
 def run_stop_like(args: argparse.Namespace) -> int:
-    from stackctl.compose.control import stop_like
+    from stackctl.compose.control import run_plan, stop_like_plan
 
-    ce = _engine()
-    tgt = ce.target(args)
-    engine = ce.driver(args)
+    tgt = cc.target(args)
+    engine = cc.driver(args)
     kind = args.kind
     if kind == "start_container" and not any(not c.oneoff for c in engine.observe(tgt.name).containers):
         raise UsageError(f'no container found for project "{tgt.name}"')  # as docker compose
     if kind == "remove_container" and not args.dry_run:
         return _remove(args, tgt, engine)
-    plan = stop_like(engine, tgt, kind, services=tuple(args.services), timeout=getattr(args, "timeout", None),
-                     signal=getattr(args, "signal", None), volumes=getattr(args, "volumes", False),
-                     dry_run=args.dry_run, limit=ce.limit(), reporter=None if args.dry_run else ce.reporter(args))
+    timeout = getattr(args, "timeout", None)
+    plan = stop_like_plan(engine, tgt, kind, services=tuple(args.services), timeout=timeout,
+                          signal=getattr(args, "signal", None), volumes=getattr(args, "volumes", False))
     if args.dry_run:
-        ce.print_plan(plan, empty=f"nothing to do: no container to {kind.split('_')[0]}")
+        cc.print_plan(plan, empty=f"nothing to do: no container to {kind.split('_')[0]}")
+    elif plan.actions:
+        cc.run(run_plan(engine, plan, limit=cc.limit(), timeout=timeout, reporter=cc.reporter(args)))
     return 0
 
 
 def _remove(args: argparse.Namespace, tgt: Any, engine: Any) -> int:
     """rm as docker compose: -s stops first; the stopped containers are named, and removed once the
     user says yes (-f: without asking)."""
-    from stackctl.compose.control import run_plan, stop_like
+    from stackctl.compose.control import run_plan, stop_like, stop_like_plan
 
-    ce, services = _engine(), tuple(args.services)
+    services = tuple(args.services)
     if args.stop:
-        stop_like(engine, tgt, "stop_container", services=services, limit=ce.limit(), reporter=ce.reporter(args))
-    plan = stop_like(engine, tgt, "remove_container", services=services, volumes=args.volumes, dry_run=True)
+        cc.run(stop_like(engine, tgt, "stop_container", services=services, limit=cc.limit(),
+                         reporter=cc.reporter(args)))
+    plan = stop_like_plan(engine, tgt, "remove_container", services=services, volumes=args.volumes)
     if not plan.actions:
         print("No stopped containers", file=sys.stderr)
         return 0
     message = "Going to remove " + ", ".join(a.target for a in plan.actions)
     if args.force:
         print(message, flush=True)
-    elif not _confirm(message):
+    elif not cc.confirm(message):
         return 0
-    run_plan(engine, tgt, plan, limit=ce.limit(), reporter=ce.reporter(args))
+    cc.run(run_plan(engine, plan, limit=cc.limit(), reporter=cc.reporter(args)))
     return 0
-
-
-def _confirm(message: str) -> bool:
-    """Ask on stdout, read one line of stdin: only `y` or `yes` agrees (end of input says no)."""
-    sys.stdout.write(f"{message}? [yN] ")
-    sys.stdout.flush()
-    answer = sys.stdin.readline()
-    if not answer.endswith("\n"):
-        sys.stdout.write("\n")
-    return answer.strip().lower() in ("y", "yes")
 
 
 def run_scale(args: argparse.Namespace) -> int:
     from stackctl.compose.up import UpRequest
     from stackctl.plan.diff import UpOptions
 
-    ce = _engine()
-    scale = ce.parse_scale(args.pairs)
-    project = ce.load(args, tuple(scale))
+    from stackctl.cli.compose_balancer import up_fronted
+
+    scale = cc.parse_scale(args.pairs)
+    project = cc.load(args, tuple(scale))
     unknown = [s for s in scale if s not in project.services]
     if unknown:
         raise UsageError(f"no such service: {', '.join(unknown)}")
     options = UpOptions(services=tuple(scale), no_deps=args.no_deps, scale=scale,
                         ignore_orphans=True)
-    request = UpRequest(options=options, dry_run=args.dry_run, limit=ce.limit())
-    result = ce.up_with_balancer(ce.driver(args), project, request, args=args)
+    request = UpRequest(options=options, dry_run=args.dry_run, limit=cc.limit())
+    result = up_fronted(cc.driver(args), project, request, args=args)
     if args.dry_run:
-        ce.print_plan(result.plan)
+        cc.print_plan(result.plan)
     return 0
 
 
@@ -230,49 +216,26 @@ def run_exec(args: argparse.Namespace) -> int:
         raise UsageError(f"service {args.service!r} has no running container #{args.index}")
     if not args.cmd:
         raise UsageError("exec needs a command")
-    env = env_flags(args.env, os.environ)
+    env = cc.env_flags(args.env, os.environ)
     cid = match[0].id
     if args.detach:
         return int(engine.exec(cid, list(args.cmd), user=args.user, workdir=args.workdir, env=env, detach=True))
-    stdin_fd = _stdin_fd()
+    stdin_fd = cc.stdin_fd()
     tty = not args.no_tty and stdin_fd is not None and os.isatty(stdin_fd) and sys.stdout.isatty()
     return int(engine.exec_attached(cid, list(args.cmd), tty=tty, user=args.user, workdir=args.workdir,
                                     env=env, stdin_fd=stdin_fd))
 
 
-def env_flags(values: list[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """`-e NAME=value` sets; `-e NAME` passes this process's value, or nothing when it is unset (as
-    docker compose does; it never becomes an empty string)."""
-    out: dict[str, str] = {}
-    for item in values:
-        name, eq, value = item.partition("=")
-        if eq:
-            out[name] = value
-        elif name in environ:
-            out[name] = environ[name]
-    return out
-
-
-def _stdin_fd() -> int | None:
-    """Standard input's descriptor when there is one to forward (docker compose exec is interactive)."""
-    try:
-        fd = sys.stdin.fileno()
-    except (AttributeError, ValueError, OSError):
-        return None
-    return fd
-
-
 def run_images_verb(args: argparse.Namespace) -> int:
+    from stackctl.compose.up import inspect_images, run_plan
     from stackctl.engine.apply import Applier
     from stackctl.engine.bind import bind
     from stackctl.engine.images import plan_images
     from stackctl.plan.actions import LOCAL
-    from stackctl.compose.up import _inspect_images, _run
 
-    ce = _engine()
-    project = ce.load(args, tuple(args.services))
+    project = cc.load(args, tuple(args.services))
     names = list(args.services) or list(project.services)
-    engine = ce.driver(args)
+    engine = cc.driver(args)
     if args.mode == "build":
         names = [n for n in names if project.services[n].get("build")]
         plan = plan_images(project, names, {}, build=True)
@@ -280,10 +243,12 @@ def run_images_verb(args: argparse.Namespace) -> int:
         names = [n for n in names if not project.services[n].get("build") or project.services[n].get("image")]
         plan = plan_images(project, names, {}, pull="always", build=False)
     if args.dry_run:
-        ce.print_plan(plan, empty=f"nothing to do: no image to {args.mode}")
+        cc.print_plan(plan, empty=f"nothing to do: no image to {args.mode}")
         return 0
-    _run(bind(plan, project, image_ids={}), Applier({LOCAL: engine}), ce.limit(), ce.reporter(args))
-    _inspect_images(engine, {a.target for a in plan.actions})
+    if plan.actions:
+        cc.run(run_plan(bind(plan, project, image_ids={}), Applier({LOCAL: engine}), limit=cc.limit(),
+                        reporter=cc.reporter(args)))
+    inspect_images(engine, {a.target for a in plan.actions})
     return 0
 
 
@@ -318,7 +283,7 @@ def run_wait(args: argparse.Namespace) -> int:
 def run_ls(args: argparse.Namespace) -> int:
     from stackctl.compose import views
 
-    engine = _engine().driver(args)
+    engine = cc.driver(args)
     projects = [(n, cs) for n, cs in engine.list_projects() if n]
     if args.quiet:
         print("\n".join(n for n, cs in projects if args.all or any(c.running for c in cs)))

@@ -1,4 +1,8 @@
-"""down, stop, start, restart, kill, rm: plans from lifecycle, executed along the DAG."""
+"""down, stop, start, restart, kill, rm: plans from lifecycle, executed along the DAG.
+
+``*_plan`` functions observe and decide (blocking reads, no change); :func:`run_plan` applies a plan
+on the caller's event loop; :func:`down` and :func:`stop_like` are both.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.engine.apply import Applier
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
-from stackctl.execute import Reporter, raise_for, run_actions
+from stackctl.execute import Reporter
 from stackctl.plan.actions import LOCAL, Plan
 from stackctl.plan.lifecycle import plan_down, plan_restart, plan_start, plan_stop_like
 from stackctl.plan.observed import Observed
@@ -27,15 +30,13 @@ class Target:
         return self.project.doc if self.project else None
 
 
-def _applier(driver: Driver, timeout: int | None) -> Applier:
-    return Applier({LOCAL: driver}, timeout=timeout)
+async def run_plan(driver: Driver, plan: Plan, *, limit: int = 16, timeout: int | None = None,
+                   reporter: Reporter | None = None) -> Plan:
+    """Apply ``plan`` (unbound: every action here carries what it needs) on the caller's event loop."""
+    from stackctl.compose.up import run_plan as execute_plan
+    from stackctl.engine.apply import Applier
 
-
-def run_plan(driver: Driver, target: Target, plan: Plan, *, limit: int = 16, timeout: int | None = None,
-             reporter: Reporter | None = None) -> Plan:
-    applier = _applier(driver, timeout)
-    outcome = run_actions(plan.actions, applier.run, limit=limit, reporter=reporter)
-    raise_for(outcome, plan.by_id())
+    await execute_plan(plan, Applier({LOCAL: driver}, timeout=timeout), limit=limit, reporter=reporter)
     return plan
 
 
@@ -47,42 +48,49 @@ def _observe(driver: Driver, target: Target) -> Observed:
                     observed.engine_networks, observed.engine_volumes)
 
 
-def down(driver: Driver, target: Target, *, volumes: bool = False, remove_orphans: bool = False,
-         timeout: int | None = None, dry_run: bool = False, limit: int = 16,
-         reporter: Reporter | None = None) -> Plan:
-    plan = plan_down(target.doc, _observe(driver, target), project=target.name, volumes=volumes,
+def down_plan(driver: Driver, target: Target, *, volumes: bool = False, remove_orphans: bool = False,
+              timeout: int | None = None) -> Plan:
+    return plan_down(target.doc, _observe(driver, target), project=target.name, volumes=volumes,
                      remove_orphans=remove_orphans, timeout=timeout)
-    if dry_run:
-        return plan
-    return run_plan(driver, target, plan, limit=limit, timeout=timeout, reporter=reporter)
 
 
-def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str, ...] = (),
-              timeout: int | None = None, signal: str | None = None, volumes: bool = False,
-              dry_run: bool = False, limit: int = 16, reporter: Reporter | None = None) -> Plan:
+async def down(driver: Driver, target: Target, *, volumes: bool = False, remove_orphans: bool = False,
+               timeout: int | None = None, limit: int = 16, reporter: Reporter | None = None) -> Plan:
+    import asyncio
+
+    plan = await asyncio.to_thread(down_plan, driver, target, volumes=volumes, remove_orphans=remove_orphans,
+                                   timeout=timeout)
+    return await run_plan(driver, plan, limit=limit, timeout=timeout, reporter=reporter)
+
+
+def stop_like_plan(driver: Driver, target: Target, kind: str, *, services: tuple[str, ...] = (),
+                   timeout: int | None = None, signal: str | None = None, volumes: bool = False) -> Plan:
     """kind: stop_container | kill_container | restart_container | remove_container (rm: stopped only)."""
     observed = _observe(driver, target)
     if kind == "start_container":
-        plan = plan_start(target.doc, observed, services=services)
-    elif kind == "restart_container":
-        plan = plan_restart(target.doc, observed, services=services, params={"timeout": timeout})
-    else:
-        params: dict[str, Any] = {"timeout": timeout}
-        if signal:
-            params["signal"] = signal
-        if kind == "remove_container":
-            params.update({"stop": False, "volumes": volumes})
-        only_running = kind in ("stop_container", "kill_container")
-        plan = plan_stop_like(kind, target.doc, observed, services=services, params=params,
-                              only_running=only_running)
-        if kind == "remove_container":
-            plan = Plan(tuple(a for a in plan.actions
-                              if not _running(observed, a.params.get("id"))), plan.warnings)
-    if dry_run:
-        return plan
-    return run_plan(driver, target, plan, limit=limit, timeout=timeout, reporter=reporter)
+        return plan_start(target.doc, observed, services=services)
+    if kind == "restart_container":
+        return plan_restart(target.doc, observed, services=services, params={"timeout": timeout})
+    params: dict[str, Any] = {"timeout": timeout}
+    if signal:
+        params["signal"] = signal
+    if kind == "remove_container":
+        params.update({"stop": False, "volumes": volumes})
+    only_running = kind in ("stop_container", "kill_container")
+    plan = plan_stop_like(kind, target.doc, observed, services=services, params=params, only_running=only_running)
+    if kind == "remove_container":
+        plan = Plan(tuple(a for a in plan.actions if not _running(observed, a.params.get("id"))), plan.warnings)
+    return plan
 
 
+async def stop_like(driver: Driver, target: Target, kind: str, *, services: tuple[str, ...] = (),
+                    timeout: int | None = None, signal: str | None = None, volumes: bool = False,
+                    limit: int = 16, reporter: Reporter | None = None) -> Plan:
+    import asyncio
+
+    plan = await asyncio.to_thread(stop_like_plan, driver, target, kind, services=services, timeout=timeout,
+                                   signal=signal, volumes=volumes)
+    return await run_plan(driver, plan, limit=limit, timeout=timeout, reporter=reporter)
 
 
 def _running(observed: Observed, cid: Any) -> bool:

@@ -1,4 +1,9 @@
-"""`up` (and `create`, `scale`): images, then plan, then execute along the DAG, then optionally wait."""
+"""`up` (and `create`, `scale`): images, then plan, then execute along the DAG, then optionally wait.
+
+:func:`prepare` observes and plans (blocking reads, no change); :func:`apply` changes the engine on
+the caller's event loop (engine calls in worker threads); :func:`up` is both. The CLI calls
+``asyncio.run`` only when :func:`finished` says there is something to apply.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from stackctl.plan.observed import Observed
 if TYPE_CHECKING:
     from stackctl.engine.apply import Applier
     from stackctl.execute import Reporter
-# asyncio, the executor and the applier are imported only when there is something to do: a `up`
+# asyncio, the executor and the applier are imported only when there is something to do: an `up`
 # that finds everything up to date stays fast.
 
 
@@ -46,7 +51,8 @@ def chosen_services(project: Project, options: UpOptions) -> list[str]:
     return selected_services(desired, options.services, no_deps=options.no_deps)
 
 
-def _inspect_images(driver: Driver, refs: set[str]) -> dict[str, str | None]:
+def inspect_images(driver: Driver, refs: set[str]) -> dict[str, str | None]:
+    """Image ID per reference (None: not on the engine), looked up in parallel."""
     if len(refs) <= 1:
         return {ref: driver.image_id(ref) for ref in refs}
     from concurrent.futures import ThreadPoolExecutor
@@ -77,43 +83,90 @@ def _observe_meanwhile(driver: Driver, project: str) -> Callable[[], Observed]:
     return result
 
 
-def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Reporter | None = None,
-       publish: Callable[[str], bool] | None = None,
-       before_apply: Callable[[Plan], None] | None = None) -> UpResult:
-    """Make the engine match the project; raises ExecutionError naming failed and skipped services.
+@dataclass
+class Prepared:
+    """What `up` found and decided before changing anything: the services it covers, the image IDs
+    present, the image plan (builds, pulls) and the container plan for the images present now."""
 
-    ``before_apply`` sees the plan before anything changes (the load balancer drains replicas that
-    the plan removes)."""
+    services: list[str]
+    present: dict[str, str | None]
+    observed: Observed
+    images: Plan
+    plan: Plan
+
+
+def prepare(driver: Driver, project: Project, request: UpRequest) -> Prepared:
+    """Observe the engine and plan, changing nothing (blocking engine reads: run it in a thread when
+    an event loop must stay free). A `--dry-run` prints this."""
     services = chosen_services(project, request.options)
     refs = {project.image_of(s) for s in services}
     observed_result = _observe_meanwhile(driver, project.name)
-    present = _inspect_images(driver, refs)
-    observed = observed_result()
+    present = inspect_images(driver, refs)
+    observed = _without_disabled(observed_result(), project)
     images = plan_images(project, services, present, pull=request.pull, build=request.build)
-    applier = _Lazy(driver, request)
-    if images.actions and not request.dry_run:
-        _run(_bind(images, project, {}), applier.get(), request.limit, reporter)
-        present.update(_inspect_images(driver, {a.target for a in images.actions}))
+    return Prepared(services, present, observed, images, _plan(project, request, observed, present))
+
+
+def _plan(project: Project, request: UpRequest, observed: Observed, present: Mapping[str, str | None]) -> Plan:
     image_ids = {s: present.get(project.image_of(s)) for s in project.services}
-    plan = plan_up(project.doc, _without_disabled(observed, project), project=project.name,
-                   image_ids=image_ids, options=request.options)
-    result = UpResult(plan, images, list(plan.warnings))
-    if request.dry_run:
-        return result
+    return plan_up(project.doc, observed, project=project.name, image_ids=image_ids, options=request.options)
+
+
+def finished(prepared: Prepared, request: UpRequest) -> UpResult | None:
+    """The result when nothing is left to apply (or with --dry-run); None when :func:`apply` must run.
+    Lets the CLI answer a no-change `up` without starting an event loop."""
+    if request.dry_run or not (prepared.images.actions or prepared.plan.actions or request.wait):
+        return UpResult(prepared.plan, prepared.images, list(prepared.plan.warnings))
+    return None
+
+
+async def apply(driver: Driver, project: Project, request: UpRequest, prepared: Prepared, *,
+                reporter: Reporter | None = None, publish: Callable[[str], bool] | None = None,
+                before_apply: Callable[[Plan], None] | None = None) -> UpResult:
+    """Make the engine match the project, on the caller's event loop (engine calls run in threads);
+    raises ExecutionError naming failed and skipped services. ``before_apply`` (blocking) sees the
+    container plan before anything changes (the load balancer drains replicas the plan removes)."""
+    import asyncio
+
+    from stackctl.engine.apply import Applier
+    from stackctl.plan.actions import LOCAL
+
+    applier = Applier({LOCAL: driver}, timeout=request.timeout, wait_timeout=request.wait_timeout)
+    plan, present = prepared.plan, dict(prepared.present)
+    if prepared.images.actions:
+        await run_plan(_bind(prepared.images, project, {}), applier, limit=request.limit, reporter=reporter)
+        present.update(await asyncio.to_thread(inspect_images, driver, {a.target for a in prepared.images.actions}))
+        plan = _plan(project, request, prepared.observed, present)
+    result = UpResult(plan, prepared.images, list(plan.warnings))
     if plan.actions:
         if before_apply is not None:
-            before_apply(plan)
+            await asyncio.to_thread(before_apply, plan)
         elsewhere = request.options.ports_elsewhere
+        image_ids = {s: present.get(project.image_of(s)) for s in project.services}
         bound = _bind(plan, project, image_ids, publish or (lambda s: s not in elsewhere))
         try:
-            _run(bound, applier.get(), request.limit, reporter)
+            await run_plan(bound, applier, limit=request.limit, reporter=reporter)
         finally:
-            result.warnings += applier.get().warnings
+            result.warnings += applier.warnings
         if not request.wait:  # --wait looks at every container itself, after they had time to die
-            check_started(driver, project, plan)
+            await asyncio.to_thread(check_started, driver, project, plan)
     if request.wait:
-        wait_services(driver, project, services, timeout=request.wait_timeout)
+        await wait_services(driver, project, prepared.services, timeout=request.wait_timeout)
     return result
+
+
+async def up(driver: Driver, project: Project, request: UpRequest, *, reporter: Reporter | None = None,
+             publish: Callable[[str], bool] | None = None,
+             before_apply: Callable[[Plan], None] | None = None) -> UpResult:
+    """:func:`prepare` then :func:`apply`, on the caller's event loop."""
+    import asyncio
+
+    prepared = await asyncio.to_thread(prepare, driver, project, request)
+    done = finished(prepared, request)
+    if done is not None:
+        return done
+    return await apply(driver, project, request, prepared, reporter=reporter, publish=publish,
+                       before_apply=before_apply)
 
 
 def _without_disabled(observed: Observed, project: Project) -> Observed:
@@ -141,21 +194,6 @@ def check_started(driver: Driver, project: Project, plan: Plan) -> None:
         raise ExecutionError(message, failed=failed)
 
 
-class _Lazy:
-    def __init__(self, driver: Driver, request: UpRequest) -> None:
-        self.args = (driver, request)
-        self.applier: Applier | None = None
-
-    def get(self) -> Applier:
-        if self.applier is None:
-            from stackctl.engine.apply import Applier
-            from stackctl.plan.actions import LOCAL
-
-            driver, request = self.args
-            self.applier = Applier({LOCAL: driver}, timeout=request.timeout, wait_timeout=request.wait_timeout)
-        return self.applier
-
-
 def _bind(plan: Plan, project: Project, image_ids: Mapping[str, str | None],
           publish: Callable[[str], bool] = lambda s: True) -> Plan:
     """The plan with each action's full request bound in, for the one local engine."""
@@ -164,15 +202,16 @@ def _bind(plan: Plan, project: Project, image_ids: Mapping[str, str | None],
     return bind(plan, project, image_ids=image_ids, publish=publish)
 
 
-def _run(plan: Plan, applier: Any, limit: int, reporter: Reporter | None) -> None:
-    from stackctl.execute import raise_for, run_actions
+async def run_plan(plan: Plan, applier: Applier, *, limit: int, reporter: Reporter | None) -> None:
+    """Execute a bound plan along its DAG on the caller's event loop; ExecutionError on a failure."""
+    from stackctl.execute import execute, raise_for
 
-    outcome = run_actions(plan.actions, applier.run, limit=limit, reporter=reporter)
+    outcome = await execute(plan.actions, applier.run, limit=limit, reporter=reporter)
     raise_for(outcome, plan.by_id())
 
 
-def wait_services(driver: Driver, project: Project, services: list[str], *,
-                  timeout: float | None, settle: float = 1.0) -> None:
+async def wait_services(driver: Driver, project: Project, services: list[str], *,
+                        timeout: float | None, settle: float = 1.0) -> None:
     """--wait: every service running (or healthy when it has a healthcheck); one-shot ones exited 0."""
     import asyncio
 
@@ -206,25 +245,30 @@ def wait_services(driver: Driver, project: Project, services: list[str], *,
             raise ExecutionError("application not healthy: " + "; ".join(
                 f"service {s}: {m}" for s, m in failed.items()), failed=failed)
 
-    asyncio.run(all_of())
+    await all_of()
 
 
-def prepare_resources(driver: Driver, project: Project, service: str, *, request: UpRequest | None = None,
-                      reporter: Reporter | None = None) -> str | None:
+async def prepare_resources(driver: Driver, project: Project, service: str, *, request: UpRequest | None = None,
+                            reporter: Reporter | None = None) -> str | None:
     """What a one-off container of ``service`` needs (image, networks, volumes), leaving the service's
     own containers alone. Returns the image ID."""
+    import asyncio
+
+    from stackctl.engine.apply import Applier
+    from stackctl.plan.actions import LOCAL
+
     request = request or UpRequest()
     ref = project.image_of(service)
-    present = {ref: driver.image_id(ref)}
+    present = {ref: await asyncio.to_thread(driver.image_id, ref)}
     images = plan_images(project, [service], present, pull=request.pull, build=request.build)
-    applier = _Lazy(driver, request)
+    applier = Applier({LOCAL: driver}, timeout=request.timeout)
     if images.actions:
-        _run(_bind(images, project, {}), applier.get(), request.limit, reporter)
-        present[ref] = driver.image_id(ref)
+        await run_plan(_bind(images, project, {}), applier, limit=request.limit, reporter=reporter)
+        present[ref] = await asyncio.to_thread(driver.image_id, ref)
     options = UpOptions(services=(service,), no_deps=True, recreate="never", start=False, ignore_orphans=True)
-    plan = plan_up(project.doc, driver.observe(project.name), project=project.name,
-                   image_ids={service: present[ref]}, options=options)
+    observed = await asyncio.to_thread(driver.observe, project.name)
+    plan = plan_up(project.doc, observed, project=project.name, image_ids={service: present[ref]}, options=options)
     infra = Plan(tuple(a for a in plan.actions if a.kind in ("create_network", "create_volume")))
     if infra.actions:
-        _run(_bind(infra, project, {}), applier.get(), request.limit, reporter)
+        await run_plan(_bind(infra, project, {}), applier, limit=request.limit, reporter=reporter)
     return present[ref]

@@ -85,32 +85,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("stackctl.__main__",),
 )
 
-# Edges that fail today only because of code the "core" branch rewrites (issue 9 §2-§4). The lead drops
-# each marker, and the param that ignores its edges, when merging branch core.
-CORE_CYCLE = frozenset({  # the CLI import loop (and the lazy _engine() accessor dodging it)
-    ("stackctl.cli.compose_engine", "stackctl.cli.compose_engine_more"),
-    ("stackctl.cli.compose_engine_more", "stackctl.cli.compose_engine"),
-    ("stackctl.cli.compose_engine_more", "stackctl.cli.compose_run"),
-    ("stackctl.cli.compose_run", "stackctl.cli.compose_engine"),
-    ("stackctl.cli.compose_run", "stackctl.cli.compose_engine_more"),
-})
-CORE_PRIVATE = frozenset({  # the CLI reaching into compose/up.py
-    ("stackctl.cli.compose_engine_more", "stackctl.compose.up._inspect_images"),
-    ("stackctl.cli.compose_engine_more", "stackctl.compose.up._run"),
-})
-CORE_UPWARD = frozenset({  # dependencies read by plan/graph; core reads them once, in the model
-    ("stackctl.composefile.consistency", "stackctl.plan.graph"),
-})
-
-
-def _until_core(edges: frozenset[tuple[str, str]]) -> list[Any]:
-    """Two runs of a check: without the edges branch core removes (must pass), and on every edge
-    (fails today: xfail strict, so it fails loudly once the edges are gone and the marker must go)."""
-    reason = "fixed on branch core: " + ", ".join(f"{a} -> {b}" for a, b in sorted(edges))
-    return [pytest.param(edges, id="without-core-edges"),
-            pytest.param(frozenset(), id="all-edges", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))]
-
-
 def _module_name(path: pathlib.Path) -> str:
     parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -217,9 +191,8 @@ def _closed_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
     raise AssertionError(f"no cycle through {start}")
 
 
-@pytest.mark.parametrize("ignored", _until_core(CORE_CYCLE))
-def test_no_import_cycle_among_stackctl_modules(ignored: frozenset[tuple[str, str]]) -> None:
-    cycles = _cycles(_module_graph(ignored))
+def test_no_import_cycle_among_stackctl_modules() -> None:
+    cycles = _cycles(_module_graph(frozenset()))
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
@@ -239,13 +212,12 @@ def _layer(module: str) -> tuple[int, str]:
     return best
 
 
-@pytest.mark.parametrize("ignored", _until_core(CORE_UPWARD))
-def test_no_module_imports_a_higher_layer_or_a_sibling_package(ignored: frozenset[tuple[str, str]]) -> None:
+def test_no_module_imports_a_higher_layer_or_a_sibling_package() -> None:
     bad = []
     for (importer, name), where in sorted(EDGES.items()):
         target = _resolve(name)
         (mine, my_pkg), (theirs, their_pkg) = _layer(importer), _layer(target)
-        if (importer, target) in ignored or my_pkg == their_pkg or their_pkg == "stackctl":
+        if my_pkg == their_pkg or their_pkg == "stackctl":
             continue
         if theirs >= mine:
             bad.append(f"{where[0]}: {importer} (layer {mine}, {my_pkg}) imports {target} "
@@ -275,12 +247,11 @@ def _private_part(name: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("ignored", _until_core(CORE_PRIVATE))
-def test_no_private_name_is_imported_across_packages(ignored: frozenset[tuple[str, str]]) -> None:
+def test_no_private_name_is_imported_across_packages() -> None:
     bad = []
     for (importer, name), where in sorted(EDGES.items()):
         owner = _private_part(name)
-        if owner and not (importer == owner or importer.startswith(owner + ".")) and (importer, name) not in ignored:
+        if owner and not (importer == owner or importer.startswith(owner + ".")):
             bad.append(f"{where[0]}: {importer} imports {name}, private to {owner}")
     assert not bad, "\n".join(bad)
 

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from stackctl.compose.up import UpRequest, up
+from stackctl.compose.up import UpRequest
+from tests.support.compose_sync import up
 from tests.integration.compose.conftest import by_name, docker_json
 
 pytestmark = pytest.mark.engine

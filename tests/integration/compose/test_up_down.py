@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from stackctl.compose.control import Target, down
-from stackctl.compose.up import UpRequest, up
+from stackctl.compose.control import Target
+from stackctl.compose.up import UpRequest
+from tests.support.compose_sync import down, up
 from stackctl.errors import ExecutionError
 from stackctl.plan.diff import UpOptions
 from stackctl.plan.hashing import service_hash

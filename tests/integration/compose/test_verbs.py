@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
-from stackctl.compose.control import Target, stop_like
+from stackctl.compose.control import Target
 from stackctl.compose.logs import stream_logs
-from stackctl.compose.up import UpRequest, up
+from stackctl.compose.up import UpRequest
+from tests.support.compose_sync import stop_like, up
 from stackctl.drivers.docker_engine import DockerEngine
 from stackctl.errors import EngineUnavailable
 from stackctl.plan.diff import UpOptions

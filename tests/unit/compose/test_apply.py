@@ -103,7 +103,8 @@ def test_optional_dependency_that_fails_only_warns_and_the_dependent_starts() ->
 
 
 def test_restart_of_a_dependency_restarts_dependents_that_asked_for_it() -> None:
-    from stackctl.compose.control import Target, stop_like
+    from stackctl.compose.control import Target, stop_like_plan
+    from tests.support.compose_sync import stop_like
 
     document = doc({"db": service(), "web": service(depends_on={"db": {"condition": "service_started",
                                                                       "restart": True, "required": True}}),
@@ -114,6 +115,6 @@ def test_restart_of_a_dependency_restarts_dependents_that_asked_for_it() -> None
     stop_like(driver, Target("p", from_document(document)), "restart_container", services=("db",))
     # as docker compose: the dependency first, then the dependent that asked for it
     assert [name for call, name in driver.calls if call == "restart"] == ["p-db-1", "p-web-1"]
-    plan = stop_like(driver, Target("p", from_document(document)), "restart_container", dry_run=True)
+    plan = stop_like_plan(driver, Target("p", from_document(document)), "restart_container")
     assert {a.target: a.needs for a in plan.actions} == {"p-db-1": (), "p-cron-1": (),
                                                          "p-web-1": ("restart_container:p-db-1",)}
