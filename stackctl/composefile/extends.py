@@ -31,15 +31,19 @@ class BaseFile:
 class _Chain:
     """The (file, service) pairs met so far on one extends chain."""
 
-    seen: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    members: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, file: str, service: str, *, report_file: str) -> _Chain:
+        """The chain with one more step (the chain is walked once, so it grows in place)."""
         ref = (file, service)
-        if ref in self.seen:
+        if ref in self.members:
             steps = [f"{self.seen[0][1]} in {self.seen[0][0]}"]
             steps += [f"extends {s} in {f}" for f, s in (*self.seen[1:], ref)]
             raise SpecError(Problem(report_file, "", "Circular reference: " + ", ".join(steps)))
-        return _Chain((*self.seen, ref))
+        self.seen.append(ref)
+        self.members.add(ref)
+        return self
 
 
 def apply_extends(doc: dict[str, Any], *, file: str, load_base: LoadBase,
@@ -63,31 +67,42 @@ class _Context:
     merge_service: MergeService
 
     def resolve(self, name: str, services: dict[str, Any], filename: str, chain: _Chain) -> Any:
-        service = services.get(name)
-        if service is None:
-            return None
-        if not isinstance(service, dict):
-            raise SpecError(Problem(self.file, f"services.{name}", f"services.{name} must be a mapping"))
-        if "extends" not in service:
-            return service
-        ref, other = self._reference(name, service["extends"])
-        if other is not None:
-            base_file = self.load_base(other, name, filename)
-            if ref not in base_file.services:
-                raise SpecError(Problem(self.file, f"services.{name}.extends", f'cannot extend service "{name}" '
-                                        f'in {filename}: service "{ref}" not found in {other}'))
-            services, filename = base_file.services, other
-        elif ref not in services:
-            raise SpecError(Problem(self.file, f"services.{name}.extends",
-                                    f'cannot extend service "{name}" in {filename}: service "{ref}" not found'))
-        chain = chain.add(filename, name, report_file=self.file)
-        base = self.resolve(ref, services, filename, chain)
-        if base is None:
-            return service
-        merged = self.merge_service(copy.deepcopy(base), service)
-        merged.pop("extends", None)
-        services[name] = merged
-        return merged
+        """The service with its whole ``extends`` chain merged in, walked without recursion (chains of
+        thousands of services are fine); each service on the chain is replaced by its merged form."""
+        pending: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (name, its services, service)
+        while True:
+            service = services.get(name)
+            if service is None:
+                base = None
+                break
+            if not isinstance(service, dict):
+                raise SpecError(Problem(self.file, f"services.{name}", f"services.{name} must be a mapping"))
+            if "extends" not in service:
+                base = service
+                break
+            ref, other = self._reference(name, service["extends"])
+            owner = services
+            if other is not None:
+                base_file = self.load_base(other, name, filename)
+                if ref not in base_file.services:
+                    raise SpecError(Problem(self.file, f"services.{name}.extends", f'cannot extend service '
+                                            f'"{name}" in {filename}: service "{ref}" not found in {other}'))
+                services, filename = base_file.services, other
+            elif ref not in services:
+                raise SpecError(Problem(self.file, f"services.{name}.extends",
+                                        f'cannot extend service "{name}" in {filename}: service "{ref}" not found'))
+            chain = chain.add(filename, name, report_file=self.file)
+            pending.append((name, owner, service))
+            name = ref
+        for name, owner, service in reversed(pending):
+            if base is None:
+                base = service
+                continue
+            merged = self.merge_service(copy.deepcopy(base), service)
+            merged.pop("extends", None)
+            owner[name] = merged
+            base = merged
+        return base
 
     def _reference(self, name: str, extends: Any) -> tuple[str, str | None]:
         if isinstance(extends, str):
