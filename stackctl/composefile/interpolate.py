@@ -243,7 +243,7 @@ def _line(lines: Mapping[Path, int], path: Path) -> int | None:
 def _to_int(value: str, warn: Warn | None, func: str = "strconv.Atoi") -> int:
     if not _GO_INT.match(value):
         raise _CastError(f"{func}: parsing {_quote(value)}: invalid syntax")
-    number = int(value)
+    number = int(value) if len(value.lstrip("+-").lstrip("0")) <= 20 else 1 << 63  # longer: out of range
     if not -(1 << 63) <= number < (1 << 63):
         raise _CastError(f"{func}: parsing {_quote(value)}: value out of range")
     return number

@@ -174,9 +174,11 @@ def _resolve_number(text: str) -> Any:
         sign, hexa, octal, binary, legacy, decimal = match.groups()
         digits, base = next((d, b) for d, b in ((hexa, 16), (octal, 8), (binary, 2), (legacy, 8), (decimal, 10))
                             if d is not None)
-        number = int(digits or "0", base) * (-1 if sign == "-" else 1)
-        if -_INT64 <= number < _INT64 or (not sign and 0 <= number < _UINT64):
-            return number
+        significant = (digits or "0").lstrip("0") or "0"
+        if len(significant) <= 64:  # longer is out of any Go int's range (and costly to convert)
+            number = int(significant, base) * (-1 if sign == "-" else 1)
+            if -_INT64 <= number < _INT64 or (not sign and 0 <= number < _UINT64):
+                return number
     if _YAML_FLOAT.match(plain):
         value = _go_float(plain)
         if value is not None:
