@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from stackctl.errors import StackctlError
 from stackctl.composefile._gostructs import STRUCTS
 from stackctl.composefile._yamlemit import emit
 from stackctl.composefile.gotypes import FIELDS, sorted_keys
+from stackctl.errors import StackctlError
 
 _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 

@@ -58,7 +58,7 @@ def assert_refused(result: Result, *needles: str, lines: int = 1) -> None:
     __tracebackhide__ = True
     assert result.code == 1, f"exit {result.code}, stderr: {result.err[-2000:]}"
     assert "Traceback" not in result.err, result.err[-2000:]
-    assert not re.search(r"^[A-Za-z.]*(Error|Exception)\b", result.err, re.M), result.err[-2000:]
+    assert not re.search(r"^[A-Za-z.]*(Error|Exception)\b", result.err, re.MULTILINE), result.err[-2000:]
     assert len(result.lines) == lines, result.err[-2000:]
     assert all(line.startswith("stackctl") for line in result.lines), result.err[-2000:]
     assert_no_control(result.err)

@@ -4,7 +4,6 @@ terminal escapes, encodings."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 

@@ -121,7 +121,7 @@ def balancer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Pa
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "stackctl", "lb", "serve", "-c", str(config), "--admin",
                              str(sock)], cwd=tmp_path, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=env, preexec_fn=_limit_memory)
+                            env=env, preexec_fn=_limit_memory)  # noqa: PLW1509 - RLIMIT_AS in the child
     deadline = time.monotonic() + 15
     while not sock.exists():
         assert proc.poll() is None and time.monotonic() < deadline, "the balancer did not start"
