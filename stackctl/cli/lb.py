@@ -63,7 +63,7 @@ def load_file(path: Path) -> Any:
 def _check_depth(yaml: Any, text: str, *, file: str) -> None:
     """Refuse a document nested deeper than an lb.yaml can be, before building it (the builder recurses)."""
     depth = 0
-    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):  # the parser safe_load uses: the same messages
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_CONFIG_DEPTH:
