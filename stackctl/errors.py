@@ -31,7 +31,25 @@ class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# C0 and C1 control characters, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters escaped (``\\n``, ``\\x1b``...), so that a message quoting user
+    input stays on one line and sends no terminal escape sequence. Every message printed to a terminal
+    goes through this."""
+    return _CONTROL.sub(_escape_control, text)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group(0)
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 class StackctlError(Exception):
@@ -40,7 +58,7 @@ class StackctlError(Exception):
     exit_code: int = 1
 
     def lines(self) -> list[str]:
-        """The message, one line per problem, as the CLI prints it."""
+        """The message, one line per problem, as the CLI prints it (before :func:`printable`)."""
         return [str(self)]
 
 

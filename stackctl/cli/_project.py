@@ -20,9 +20,16 @@ def options_from_args(args: argparse.Namespace, **overrides: Any) -> ProjectOpti
     """ProjectOptions for the global compose flags of ``args``, with this process's environment, current
     directory and standard input; ``overrides`` set any other field."""
     files = tuple(getattr(args, "files", None) or ())
-    stdin = sys.stdin.read() if "-" in files else None
+    stdin = _read_stdin() if "-" in files else None
     cwd = logical_cwd(os.getcwd(), os.environ)
     return options_from_values(args, cwd=cwd, environ=os.environ, stdin=stdin, **overrides)
+
+
+def _read_stdin() -> str:
+    """``-f -``: the compose file on standard input, capped like any file."""
+    from stackctl.composefile.readers import decode, read_stream
+
+    return decode(read_stream(sys.stdin.buffer), file="-")
 
 
 def logical_cwd(physical: str, environ: Mapping[str, str]) -> str:
@@ -63,5 +70,7 @@ def options_from_values(args: argparse.Namespace, *, cwd: str, environ: Mapping[
 
 def print_warnings(warnings: list[str]) -> None:
     """Loader warnings go to stderr, one line each."""
+    from stackctl.errors import printable
+
     for line in warnings:
-        print(f"stackctl: warning: {line}", file=sys.stderr)
+        print(f"stackctl: warning: {printable(line)}", file=sys.stderr)

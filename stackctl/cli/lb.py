@@ -41,23 +41,39 @@ def register(subparsers: Any) -> None:
     lb_project.register(sub)  # internal: how the CLI drives a balancer on an engine's remote host
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 32
+
+
 def load_file(path: Path) -> Any:
     """Read and validate an lb.yaml file (the CLI edge: file I/O and YAML here, checks in config)."""
     import yaml
 
+    from stackctl.composefile.readers import read_text
     from stackctl.lb import config
 
+    text = read_text(str(path), limit=MAX_CONFIG_BYTES)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
-    try:
+        _check_depth(yaml, text, file=str(path))
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise SpecError(Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', exc)}", line)) from exc
     return config.parse(doc, file=str(path), native_built=native_engine_built())
+
+
+def _check_depth(yaml: Any, text: str, *, file: str) -> None:
+    """Refuse a document nested deeper than an lb.yaml can be, before building it (the builder recurses)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):  # the parser safe_load uses: the same messages
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_CONFIG_DEPTH:
+                raise SpecError(Problem(file, "", f"nested deeper than {MAX_CONFIG_DEPTH} levels",
+                                        event.start_mark.line + 1))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def native_engine_built() -> bool:
@@ -68,10 +84,12 @@ def native_engine_built() -> bool:
 
 
 def default_admin_path(config_path: Path) -> Path:
-    """A per-user socket path derived from the config file's absolute path."""
+    """A per-user socket path derived from the config file's absolute path, in a directory only we use."""
+    from stackctl.lb.admin import private_dir
+
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     digest = hashlib.sha256(str(config_path.resolve()).encode()).hexdigest()[:16]
-    return Path(base) / f"stackctl-lb-{os.getuid()}" / f"{digest}.sock"
+    return private_dir(Path(base) / f"stackctl-lb-{os.getuid()}") / f"{digest}.sock"
 
 
 def _admin_path(args: argparse.Namespace, admin_key: str | None) -> Path:
@@ -122,16 +140,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if not path.exists():
         raise LoadBalancerError(f"no balancer answers at {path} (is `stackctl lb serve` running?)")
     answer = admin.request(path, "stats")
+    listeners = answer.get("listeners")
     if args.json:
-        print(json.dumps(answer["listeners"], indent=2))
-    else:
-        print(format_stats(answer["listeners"]), end="")
+        print(json.dumps(listeners, indent=2))
+        return 0
+    try:
+        text = format_stats(listeners)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise LoadBalancerError(f"balancer admin socket {path}: malformed stats answer "
+                                f"({type(exc).__name__}: {str(exc)[:80]})") from exc
+    print(text, end="")
     return 0
 
 
-def format_stats(listeners: list[dict[str, Any]]) -> str:
+def format_stats(listeners: Any) -> str:
     """A table: one row per listener (its STATE is the TCP engine: native or asyncio), then one per backend."""
     rows = [("LISTENER/BACKEND", "STATE", "CONNS", "ACTIVE", "IN", "OUT", "FAILS")]
+    if not isinstance(listeners, list):
+        raise TypeError("listeners is not a list")
     for lst in listeners:
         rows.append((f"{lst['name']} {lst['bind']}/{lst['protocol']}", str(lst.get("engine", "")), str(lst["connections"]),
                      str(lst["active"]), str(lst["bytes_in"]), str(lst["bytes_out"]),

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from stackctl import __version__
-from stackctl.errors import StackctlError
+from stackctl.errors import StackctlError, printable
 
 # Command groups, in the order ``--help`` lists them.
 GROUPS: tuple[str, ...] = ("compose", "lb", "lab", "node", "cluster")
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(func(args) or 0)
     except StackctlError as exc:
         for line in exc.lines():
-            print(f"stackctl: {line}", file=sys.stderr)
+            print(f"stackctl: {printable(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("stackctl: interrupted", file=sys.stderr)

@@ -61,7 +61,7 @@ STRUCTS: dict[str, str] = {
     "PlacementPreferences": "spread:str",
     "ServiceNetworkConfig": "aliases:list<str> driver_opts:Options gw_priority:int interface_name:str "
                             "ipv4_address:str ipv6_address:str link_local_ips:list<str> mac_address:str priority:int",
-    "ServicePortConfig": "name:str mode:str host_ip:str target:int published:str protocol:str app_protocol:str",
+    "ServicePortConfig": "name:str mode:str host_ip:str target:uint32 published:str protocol:str app_protocol:str",
     "ServiceVolumeConfig": "type:str source:str target:str read_only:bool consistency:str "
                            "bind:*ServiceVolumeBind volume:*ServiceVolumeVolume tmpfs:*ServiceVolumeTmpfs "
                            "image:*ServiceVolumeImage",

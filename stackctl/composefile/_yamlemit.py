@@ -189,6 +189,8 @@ class _Writer:
     def _key_text(self, text: str) -> str:
         if len(text) + 5 >= 128:  # "!!str" counts: PyYAML writes a longer key as a complex "? " key
             raise _Unsupported
+        if not text:
+            return '""'  # go-yaml writes an empty key as a simple "" key (PyYAML would write `? ""`)
         analysis = _Analysis(text)
         if analysis.empty or analysis.multiline:
             raise _Unsupported

@@ -36,7 +36,7 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 
 from stackctl.errors import Problem, SpecError
-from stackctl.composefile.interpolate import substitute
+from stackctl.composefile.interpolate import MAX_EXPANDED, substitute
 
 Warn = Callable[[str], None]
 
@@ -113,13 +113,9 @@ def _parse_into(out: dict[str, str | None], text: str, *, file: str, lookup: Map
 
 
 def _read(path: str) -> str:
-    if os.path.isdir(path):
-        raise SpecError(Problem(path, "", f"{path} is a directory"))
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(Problem(path, "", f"cannot read env file: {exc}")) from exc
+    from stackctl.composefile.readers import read_text
+
+    return read_text(path, what="env file")
 
 
 def _default_env_file(environ: Mapping[str, str], project_dir: str) -> list[str]:
@@ -165,6 +161,7 @@ class _Parser:
         self.out = out
         self.lookup = _Chain(lookup, ChainMap(out, dict(earlier)) if earlier else out)
         self.warn = _once(warn) if warn is not None else None
+        self.produced = 0
 
     def run(self) -> None:
         while self.skip_to_statement():
@@ -255,9 +252,13 @@ class _Parser:
 
     def expand(self, value: str) -> str:
         try:
-            return substitute(value, self.lookup, warn=self.warn)
+            result = substitute(value, self.lookup, warn=self.warn)
         except SpecError as exc:
             raise _DotenvError(self.line, exc.problems[0].message) from exc
+        self.produced += len(result)
+        if self.produced > MAX_EXPANDED:  # each line may double the last one: cap the whole file
+            raise _DotenvError(self.line, f"the values expand to more than {MAX_EXPANDED // (1024 * 1024)} MiB")
+        return result
 
 
 def _expand_escapes(value: str) -> str:

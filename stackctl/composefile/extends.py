@@ -32,15 +32,19 @@ class BaseFile:
 class _Chain:
     """The (file, service) pairs met so far on one extends chain."""
 
-    seen: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    members: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, file: str, service: str, *, report_file: str) -> _Chain:
+        """The chain with one more step (the chain is walked once, so it grows in place)."""
         ref = (file, service)
-        if ref in self.seen:
+        if ref in self.members:
             steps = [f"{self.seen[0][1]} in {self.seen[0][0]}"]
             steps += [f"extends {s} in {f}" for f, s in (*self.seen[1:], ref)]
             raise SpecError(Problem(report_file, "", "Circular reference: " + ", ".join(steps)))
-        return _Chain((*self.seen, ref))
+        self.seen.append(ref)
+        self.members.add(ref)
+        return self
 
 
 def apply_extends(doc: dict[str, Any], *, file: str, load_base: LoadBase,
@@ -69,37 +73,49 @@ class _Context:
     merge_service: MergeService
 
     def resolve(self, name: str, services: dict[str, Any], filename: str, chain: _Chain) -> Any:
-        marked = services.get(name)
-        if marked is None or isinstance(marked, ResetType):  # `name: !reset` drops it when files merge
-            return marked
-        if isinstance(marked, Override):  # `name: !override {...}` replaces it: extended all the same
-            services[name] = Override(self._resolve(name, marked.value, services, filename, chain))
-            return services[name]
-        return self._resolve(name, marked, services, filename, chain)
-
-    def _resolve(self, name: str, service: Any, services: dict[str, Any], filename: str, chain: _Chain) -> Any:
-        if not isinstance(service, dict):
-            raise SpecError(Problem(self.file, f"services.{name}", f"services.{name} must be a mapping"))
-        if "extends" not in service:
-            return service
-        ref, other = self._reference(name, service["extends"])
-        if other is not None:
-            base_file = self.load_base(other, name, filename)
-            if ref not in base_file.services:
-                raise SpecError(Problem(self.file, f"services.{name}.extends", f'cannot extend service "{name}" '
-                                        f'in {filename}: service "{ref}" not found in {other}'))
-            services, filename = base_file.services, other
-        elif ref not in services or isinstance(services[ref], ResetType):  # a `!reset` service is gone
-            raise SpecError(Problem(self.file, f"services.{name}.extends",
-                                    f'cannot extend service "{name}" in {filename}: service "{ref}" not found'))
-        chain = chain.add(filename, name, report_file=self.file)
-        base = _unmarked(self.resolve(ref, services, filename, chain))
-        if base is None or isinstance(base, ResetType):
-            return service
-        merged = self.merge_service(copy.deepcopy(base), service)
-        merged.pop("extends", None)
-        services[name] = merged
-        return merged
+        """The service with its whole ``extends`` chain merged in, walked without recursion (chains of
+        thousands of services are fine); each service on the chain is replaced by its merged form.
+        ``name: !reset`` (a service dropped when files merge) comes back as it is; ``name: !override
+        {...}`` replaces a service and is extended all the same (it stays marked)."""
+        current = services.get(name)
+        if current is None or isinstance(current, ResetType):
+            return current
+        pending: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = []  # name, its services, service, marked
+        while True:
+            overridden = isinstance(current, Override)
+            service = _unmarked(current)
+            if not isinstance(service, dict):
+                raise SpecError(Problem(self.file, f"services.{name}", f"services.{name} must be a mapping"))
+            if "extends" not in service:
+                base: Any = service
+                break
+            ref, other = self._reference(name, service["extends"])
+            owner = services
+            if other is not None:
+                base_file = self.load_base(other, name, filename)
+                if ref not in base_file.services:
+                    raise SpecError(Problem(self.file, f"services.{name}.extends", f'cannot extend service '
+                                            f'"{name}" in {filename}: service "{ref}" not found in {other}'))
+                services, filename = base_file.services, other
+            elif ref not in services or isinstance(services[ref], ResetType):  # a `!reset` service is gone
+                raise SpecError(Problem(self.file, f"services.{name}.extends",
+                                        f'cannot extend service "{name}" in {filename}: service "{ref}" not found'))
+            chain = chain.add(filename, name, report_file=self.file)
+            pending.append((name, owner, service, overridden))
+            name, current = ref, services.get(ref)
+            if current is None or isinstance(current, ResetType):
+                base = None
+                break
+        result: Any = Override(base) if overridden and not pending else base
+        for name, owner, service, marked in reversed(pending):
+            if base is None:
+                base = result = service
+                continue
+            merged = self.merge_service(copy.deepcopy(base), service)
+            merged.pop("extends", None)
+            owner[name] = result = Override(merged) if marked else merged
+            base = merged
+        return result
 
     def _reference(self, name: str, extends: Any) -> tuple[str, str | None]:
         if isinstance(extends, str):

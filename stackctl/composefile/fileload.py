@@ -29,17 +29,16 @@ class SourceFile:
 
 
 def read_text(path: str, *, stdin: str | None = None) -> str:
+    """A compose file's text (``-``: the standard input the CLI read), through the one capped reader."""
+    from stackctl.composefile.readers import read_text as read_capped
+
     if path == STDIN:
-        return stdin or ""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError as exc:
-        raise SpecError(Problem(path, "", "no such file or directory")) from exc
-    except IsADirectoryError as exc:
-        raise SpecError(Problem(path, "", "is a directory, not a compose file")) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(Problem(path, "", f"cannot read: {exc}")) from exc
+        return _universal_newlines(stdin or "")
+    return _universal_newlines(read_capped(path))
+
+
+def _universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def parse(name: str, text: str) -> SourceFile:

@@ -10,6 +10,7 @@ environment/labels lists -> maps, byte sizes -> ``"1048576"``, durations -> ``"1
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -157,7 +158,7 @@ def in_field_order(value: dict[str, Any], name: str) -> dict[str, Any]:
 def _zero(kind: str) -> Any:
     if kind.startswith("map<"):
         return {}  # compose-go always makes the project's services map
-    return {"str": "", "int": 0, "bool": False, "float32": 0.0}.get(kind)
+    return {"str": "", "int": 0, "uint32": 0, "bool": False, "float32": 0.0}.get(kind)
 
 
 def _is_empty(value: Any, kind: str) -> bool:
@@ -209,12 +210,34 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else go_sprint(value)
 
 
+_INT64_MIN = -(1 << 63)
+_UINT64 = 1 << 64
+
+
 def _int(value: Any) -> int:
+    """A Go ``int`` (64 bits) as mapstructure sets it: floats truncated, and what does not fit (``.inf``,
+    ``.nan``, ``1e300``) becomes what Go's conversion gives on amd64, the smallest int64."""
     if isinstance(value, bool):
         raise TypeError(f"cannot convert {go_sprint(value)} to an integer")
-    if isinstance(value, float) and value == int(value):
-        return int(value)
-    return int(value, 0) if isinstance(value, str) else int(value)
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and -_INT64_MIN > value >= _INT64_MIN else _INT64_MIN
+    number = int(value, 0) if isinstance(value, str) else int(value)
+    return (number - _INT64_MIN) % _UINT64 + _INT64_MIN  # a uint64 from YAML wraps, as int64(u) does
+
+
+def _uint32(value: Any) -> int:
+    """A Go ``uint32`` (a port's ``target``) as mapstructure sets it: negative numbers are refused,
+    larger ones keep their low 32 bits."""
+    if isinstance(value, bool):
+        raise TypeError(f"cannot convert {go_sprint(value)} to an integer")
+    if isinstance(value, float):
+        if value < 0:
+            raise ValueError(f"cannot parse value as 'uint32': {go_sprint(value)} overflows uint")
+        return int(value) % (1 << 32) if math.isfinite(value) and value < _UINT64 else 0
+    number = int(value, 0) if isinstance(value, str) else int(value)
+    if number < 0:
+        raise ValueError(f"cannot parse value as 'uint32': {number} overflows uint")
+    return number % (1 << 32)
 
 
 def _bool(value: Any) -> bool:
@@ -230,6 +253,8 @@ def _bool(value: Any) -> bool:
 def float32(value: Any) -> float:
     """The value as Go prints a float32 (shortest decimal that survives a round trip through 32 bits)."""
     f = float(value)
+    if not math.isfinite(f) or abs(f) > 3.4028234663852886e38:  # NaN, or beyond float32: +Inf/-Inf
+        return f if math.isnan(f) else math.copysign(math.inf, f)
     packed: float = struct.unpack("f", struct.pack("f", f))[0]
     for digits in range(1, 10):
         text = f"{packed:.{digits}g}"
@@ -355,7 +380,7 @@ def _duration(value: Any) -> str:
 
 
 _SCALARS: dict[str, Callable[[Any], Any]] = {
-    "str": _str, "int": _int, "bool": _bool, "float32": float32,
+    "str": _str, "int": _int, "uint32": _uint32, "bool": _bool, "float32": float32,
     "ShellCommand": _command, "HealthCheckTest": _health_test, "MappingWithEquals": _mapping_with_equals,
     "Mapping": _mapping, "Labels": _mapping, "Options": _mapping, "MultiOptions": _multi_options,
     "StringList": _string_list, "StringOrNumberList": _string_list, "HostsList": _hosts, "Ulimit": _ulimit,

@@ -16,6 +16,7 @@ from typing import Any
 from stackctl.errors import Problem, SpecError
 
 RESOURCES = ("services", "volumes", "networks", "secrets", "configs", "models")
+MAX_DEPTH = 32  # files on one include chain (loading an included file recurses)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ def make_request(entry: Mapping[str, Any], *, base_dir: str, file: str,
     if files[0] in included:
         chain = [*included, files[0]]
         raise SpecError(Problem(file, "include", "include cycle detected: " + " -> ".join(chain)))
+    if len(included) >= MAX_DEPTH:
+        raise SpecError(Problem(file, "include", f"includes nested more than {MAX_DEPTH} files deep "
+                                                 f"(from {included[0]})"))
     env_files = tuple(_env_file(f, base_dir, file) for f in entry["env_file"])
     if not env_files and os.path.isfile(os.path.join(project_dir, ".env")):
         env_files = (os.path.join(project_dir, ".env"),)

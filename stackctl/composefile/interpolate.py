@@ -46,6 +46,16 @@ _GO_FLOAT = re.compile(r"[+-]?(?:(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][+-]?[0-9_]+)
 _GO_HEX_FLOAT = re.compile(r"[+-]?0[xX][0-9a-fA-F_]*\.?[0-9a-fA-F_]*[pP][+-]?[0-9_]+\Z")
 
 
+MAX_EXPANDED = 16 * 1024 * 1024  # characters that substitutions may produce for one document (or .env file)
+MAX_NESTING = 64  # ${A:-${B:-...}} levels (evaluating them recurses)
+
+
+class _TooMuch(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class _InvalidTemplate(Exception):
     def __init__(self, template: str) -> None:
         super().__init__(template)
@@ -69,6 +79,8 @@ class _Context:
         self.lookup = lookup
         self.warn = warn
         self.warned: set[str] = set()
+        self.produced = 0
+        self.depth = 0
 
     def value(self, name: str) -> str:
         value = self.lookup.get(name)
@@ -77,7 +89,14 @@ class _Context:
                 self.warned.add(name)
                 self.warn(f'The "{name}" variable is not set. Defaulting to a blank string.')
             return ""
-        return value
+        return self.count(value)
+
+    def count(self, text: str) -> str:
+        """``text``, counted against :data:`MAX_EXPANDED` (checked before the pieces are joined)."""
+        self.produced += len(text)
+        if self.produced > MAX_EXPANDED:
+            raise _TooMuch(f"interpolation produces more than {MAX_EXPANDED // (1024 * 1024)} MiB of text")
+        return text
 
 
 def substitute(template: str, lookup: Mapping[str, str], *, warn: Warn | None = None) -> str:
@@ -86,7 +105,7 @@ def substitute(template: str, lookup: Mapping[str, str], *, warn: Warn | None = 
         return _substitute(template, _Context(lookup, warn))
     except _InvalidTemplate as exc:
         raise InterpolationError(_invalid_message(exc.template)) from exc
-    except _MissingRequired as exc:
+    except (_MissingRequired, _TooMuch) as exc:
         raise InterpolationError(str(exc)) from exc
 
 
@@ -100,12 +119,17 @@ def interpolate(doc: Any, lookup: Mapping[str, str], *, file: str, warn: Warn | 
 def _substitute(template: str, ctx: _Context) -> str:
     if "$" not in template:
         return template
+    if ctx.depth >= MAX_NESTING:
+        raise _TooMuch(f"variables nested more than {MAX_NESTING} levels deep")
+    ctx.depth += 1
     try:
         return _TOKEN.sub(lambda match: _replace(match, ctx), template)
     except _InvalidTemplate as exc:
         if not exc.template:
             exc.template = template
         raise
+    finally:
+        ctx.depth -= 1
 
 
 def _replace(match: re.Match[str], ctx: _Context) -> str:
@@ -128,7 +152,7 @@ def _replace(match: re.Match[str], ctx: _Context) -> str:
     name, op = operator.group(1), operator.group(2)
     if op is None:
         return ctx.value(name)
-    return _apply(name, op, body[operator.end():], ctx) + _substitute(rest, ctx)
+    return ctx.count(_apply(name, op, body[operator.end():], ctx) + _substitute(rest, ctx))
 
 
 def _closing_brace(text: str) -> int:
@@ -192,7 +216,7 @@ class _Walker:
             result = _substitute(value, self.ctx)
         except _InvalidTemplate as exc:
             raise self.error(path, _invalid_message(exc.template)) from exc
-        except _MissingRequired as exc:
+        except (_MissingRequired, _TooMuch) as exc:
             raise self.error(path, str(exc)) from exc
         caster = _caster(path) if self.cast else None
         if caster is None:
@@ -219,7 +243,7 @@ def _line(lines: Mapping[Path, int], path: Path) -> int | None:
 def _to_int(value: str, warn: Warn | None, func: str = "strconv.Atoi") -> int:
     if not _GO_INT.match(value):
         raise _CastError(f"{func}: parsing {_quote(value)}: invalid syntax")
-    number = int(value)
+    number = int(value) if len(value.lstrip("+-").lstrip("0")) <= 20 else 1 << 63  # longer: out of range
     if not -(1 << 63) <= number < (1 << 63):
         raise _CastError(f"{func}: parsing {_quote(value)}: value out of range")
     return number

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cmp_to_key
 from typing import Any
 
 import yaml
@@ -19,6 +20,7 @@ import yaml
 from stackctl.composefile._gostructs import STRUCTS
 from stackctl.composefile._yamlemit import emit
 from stackctl.composefile.gotypes import FIELDS, sorted_keys
+from stackctl.errors import StackctlError
 
 _GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -48,11 +50,14 @@ def model_to_json(model: dict[str, Any]) -> str:
 
 def model_to_yaml(model: dict[str, Any]) -> str:
     """A raw model (``config --no-interpolate --format yaml``) as go-yaml v3 prints a map: keys sorted."""
-    return _go_yaml(sorted_keys(model))
+    return _go_yaml(yaml_sorted(model))
 
 
 def _go_json(value: Any) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:  # Go: "json: unsupported value: +Inf"
+        raise StackctlError("cannot print as JSON: a number is infinite or NaN (JSON has no such numbers)") from exc
     return re.sub("[<>&\u2028\u2029]", lambda m: _GO_JSON_ESCAPES[m.group(0)], text)
 
 
@@ -89,29 +94,106 @@ def _view(value: Any, kind: str, *, keep_ext: bool, for_yaml: bool) -> Any:
     if kind.startswith("list<") and isinstance(value, list):
         return [_view(v, kind[5:-1], keep_ext=keep_ext, for_yaml=for_yaml) for v in value]
     if kind.startswith("map<") and isinstance(value, dict):
-        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, for_yaml=for_yaml) for k, v in value.items()}
+        items = _yaml_order(value) if for_yaml else value
+        return {k: _view(v, kind[4:-1], keep_ext=keep_ext, for_yaml=for_yaml) for k, v in items.items()}
     if kind in STRUCTS and isinstance(value, dict):
         return _view_struct(value, kind, keep_ext=keep_ext, for_yaml=for_yaml)
     if kind == "EnvFile":
         return _env_file_view(value, for_yaml=for_yaml)
+    if for_yaml and kind in _GO_MAPS and isinstance(value, dict):
+        return _yaml_order(value)
     return value
+
+
+_GO_MAPS = {"Mapping", "Labels", "Options", "MultiOptions", "MappingWithEquals"}
+
+
+def _yaml_order(value: dict[str, Any]) -> dict[str, Any]:
+    """A Go map's keys in the order go-yaml v3 writes them (:func:`go_yaml_less`)."""
+    return {k: value[k] for k in sorted(value, key=_GO_YAML_KEY)}
+
+
+def yaml_sorted(value: Any) -> Any:
+    """``value`` with every mapping's keys in go-yaml's order (a ``map[string]any`` all the way down)."""
+    if isinstance(value, dict):
+        return {k: yaml_sorted(v) for k, v in _yaml_order(value).items()}
+    if isinstance(value, list):
+        return [yaml_sorted(v) for v in value]
+    return value
+
+
+def go_yaml_less(a: str, b: str) -> bool:
+    """go-yaml v3's ``keyList.Less`` for two string keys: letters compare by code point, and runs of digits
+    by their value, so ``web2 < web9 < web10`` (the numbers wrap at 64 bits as Go's int64 does)."""
+    digits = False
+    for i in range(min(len(a), len(b))):
+        if a[i] == b[i]:
+            digits = a[i].isdecimal()
+            continue
+        al, bl = a[i].isalpha(), b[i].isalpha()
+        if al and bl:
+            return a[i] < b[i]
+        if al or bl:
+            return al if digits else bl
+        an, ai = _go_number(a, i)
+        bn, bi = _go_number(b, i)
+        if (a[i] == "0" or b[i] == "0") and _nonzero_before(a, i):
+            an, bn = _wrap64(an + _power(ai - i)), _wrap64(bn + _power(bi - i))
+        if an != bn:
+            return an < bn
+        if ai != bi:
+            return ai < bi
+        return a[i] < b[i]
+    return len(a) < len(b)
+
+
+def _go_number(text: str, start: int) -> tuple[int, int]:
+    """The int64 value of the digits from ``start`` (Go's overflow wrap) and the index after them."""
+    end, number = start, 0
+    while end < len(text) and text[end].isdecimal():  # Go's unicode.IsDigit; int64(r - '0') for any digit
+        number = _wrap64(number * 10 + ord(text[end]) - 48)
+        end += 1
+    return number, end
+
+
+def _nonzero_before(text: str, index: int) -> bool:
+    """Go starts both numbers at 1 when a digit before ``index`` in the same run is not ``0``."""
+    j = index - 1
+    while j >= 0 and text[j].isdecimal():
+        if text[j] != "0":
+            return True
+        j -= 1
+    return False
+
+
+def _power(count: int) -> int:
+    return _wrap64(pow(10, count, 1 << 64))
+
+
+def _wrap64(number: int) -> int:
+    return (number + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
+_GO_YAML_KEY = cmp_to_key(lambda a, b: -1 if go_yaml_less(str(a), str(b)) else 1 if go_yaml_less(str(b), str(a)) else 0)
 
 
 def _view_struct(value: dict[str, Any], name: str, *, keep_ext: bool, for_yaml: bool) -> dict[str, Any]:
     kinds = _KINDS[name]
     out: dict[str, Any] = {}
+    extensions: dict[str, Any] = {}
     for key, item in value.items():
         if key == "content" and (name == "SecretConfig" or name == "ConfigObjConfig" and value.get("environment")):
             continue  # compose-go never prints a secret's content, nor a config's read from the environment
         if key not in kinds:
             if keep_ext:
-                out[key] = item
+                extensions[key] = item
             continue
         kind, omitempty = kinds[key]
         shown = _view(item, kind, keep_ext=keep_ext, for_yaml=for_yaml)
         if for_yaml and _yaml_omits(shown, kind, omitempty):
             continue
         out[key.lower() if for_yaml else key] = shown  # untagged Go fields: go-yaml lower-cases their names
+    out.update(yaml_sorted(extensions) if for_yaml else extensions)  # go-yaml writes an inline map sorted
     return out
 
 
@@ -166,6 +248,13 @@ def needs_double_quotes(text: str) -> bool:
 class _GoYamlDumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+    def check_simple_key(self) -> bool:
+        """go-yaml writes an empty key as ``"":``; PyYAML would make it a complex ``? ""`` key."""
+        event = self.event
+        if isinstance(event, yaml.ScalarEvent) and event.value == "" and event.anchor is None:
+            return True
+        return bool(super().check_simple_key())
 
 
 # go-yaml writes "<<" and "=" plain: drop PyYAML's YAML 1.1 merge/value resolvers so it does too

@@ -26,8 +26,8 @@ Values, as go-yaml v3 decodes them into ``interface{}`` (YAML 1.2 core schema, p
 * anchors may be redefined (the last definition wins); every alias is expanded into an independent copy;
   ``<<`` merges a mapping or a list of mappings (keys written in the mapping win, then the first list item);
 * duplicate keys, keys that are not strings, alias cycles, excessive aliasing (go-yaml's own ratio rule,
-  which stops "billion laughs" bombs after a few thousand nodes) and invalid YAML raise SpecError with
-  the line.
+  which stops "billion laughs" bombs after a few thousand nodes), nesting deeper than :data:`MAX_DEPTH`
+  and invalid YAML raise SpecError with the line.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ _TIMESTAMPS = (re.compile(_DATE + r"\Z"),
 _KEY = "\0"  # path part under which keys and merge sources are built (their lines are not kept)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
+MAX_DEPTH = 200  # nested mappings and sequences (every later stage walks the tree recursively)
 _INT64 = 1 << 63
 _UINT64 = 1 << 64
 
@@ -175,9 +176,11 @@ def _resolve_number(text: str) -> Any:
         sign, hexa, octal, binary, legacy, decimal = match.groups()
         digits, base = next((d, b) for d, b in ((hexa, 16), (octal, 8), (binary, 2), (legacy, 8), (decimal, 10))
                             if d is not None)
-        number = int(digits or "0", base) * (-1 if sign == "-" else 1)
-        if -_INT64 <= number < _INT64 or (not sign and 0 <= number < _UINT64):
-            return number
+        significant = (digits or "0").lstrip("0") or "0"
+        if len(significant) <= 64:  # longer is out of any Go int's range (and costly to convert)
+            number = int(significant, base) * (-1 if sign == "-" else 1)
+            if -_INT64 <= number < _INT64 or (not sign and 0 <= number < _UINT64):
+                return number
     if _YAML_FLOAT.match(plain):
         value = _go_float(plain)
         if value is not None:
@@ -228,6 +231,7 @@ class _Builder:
         self.decoded = 0
         self.aliased = 0
         self.bad_key: Problem | None = None
+        self.depth = 0
 
     def documents(self) -> list[YamlDocument]:
         docs: list[YamlDocument] = []
@@ -261,10 +265,12 @@ class _Builder:
             self.open_anchors.add(anchor)
         if isinstance(event, self.events.ScalarEvent):
             value = self.scalar(event, path, line)
-        elif isinstance(event, self.events.SequenceStartEvent):
-            value = self.sequence(path)
         else:
-            value = self.mapping(path)
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.fail((), f"invalid YAML: nested deeper than {MAX_DEPTH} levels", line)
+            value = self.sequence(path) if isinstance(event, self.events.SequenceStartEvent) else self.mapping(path)
+            self.depth -= 1
         if event.tag == "!override":
             value = Override(value)
         elif event.tag == "!reset":

@@ -14,6 +14,7 @@
 #include "relay.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,23 @@ static int parse_address(const char *host, int port, struct sockaddr_storage *ss
     return -1;
 }
 
+/* Seconds from Python to the relay's milliseconds: never overflows the int (config.py bounds durations to a
+   week; this clamps whatever reaches here), at least 1 ms; NaN is refused. */
+#define RELAY_MAX_MS 604800000  /* 7 days */
+static int seconds_to_ms(double seconds, int *ms) {
+    if (isnan(seconds)) {
+        PyErr_SetString(PyExc_ValueError, "a timeout cannot be NaN");
+        return -1;
+    }
+    if (seconds * 1000.0 < 1.0)
+        *ms = 1;
+    else if (seconds * 1000.0 >= (double)RELAY_MAX_MS)
+        *ms = RELAY_MAX_MS;
+    else
+        *ms = (int)(seconds * 1000.0);
+    return 0;
+}
+
 static int parse_options(PyObject *args, PyObject *kwds, int *fd, options *opt, int with_fd) {
     static char *with[] = {"fd", "max_connections", "connect_timeout", "idle_timeout", "proxy_protocol", NULL};
     double connect_timeout, idle_timeout;
@@ -58,8 +76,8 @@ static int parse_options(PyObject *args, PyObject *kwds, int *fd, options *opt, 
         PyErr_SetString(PyExc_ValueError, "proxy_protocol must be 0, 1 or 2 and max_connections positive");
         return -1;
     }
-    opt->connect_ms = connect_timeout * 1000 < 1 ? 1 : (int)(connect_timeout * 1000);
-    opt->idle_ms = idle_timeout * 1000 < 1 ? 1 : (int)(idle_timeout * 1000);
+    if (seconds_to_ms(connect_timeout, &opt->connect_ms) < 0 || seconds_to_ms(idle_timeout, &opt->idle_ms) < 0)
+        return -1;
     return 0;
 }
 

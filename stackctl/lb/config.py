@@ -30,6 +30,7 @@ The format (durations are numbers of seconds or strings like ``500ms``, ``2s``, 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,9 @@ DOCKER_HEALTH = ("healthy", "unhealthy", "starting")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_DURATION = 7 * 24 * 3600.0  # a week: the native relay counts milliseconds in a C int
+MAX_CONNECTIONS = 1_000_000
+MAX_COUNT = 1000  # health check rise/fall
 
 
 @dataclass(frozen=True, order=True)
@@ -116,7 +120,8 @@ class _Problems:
 
 
 def parse_duration(value: Any) -> float:
-    """``2``, ``2.5``, ``"500ms"``, ``"2s"``, ``"1m"`` -> seconds. Raises ValueError otherwise."""
+    """``2``, ``2.5``, ``"500ms"``, ``"2s"``, ``"1m"`` -> seconds, finite and at most :data:`MAX_DURATION`.
+    Raises ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError("expected a duration")  # noqa: TRY004 - callers turn ValueErrors into Problems
     if isinstance(value, (int, float)):
@@ -124,11 +129,20 @@ def parse_duration(value: Any) -> float:
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ValueError(f"expected a duration like 500ms, 2s or 1m, got {value!r}")
+            raise ValueError(f"expected a duration like 500ms, 2s or 1m, got {_short(value)}")
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if math.isnan(seconds):
+        raise ValueError("expected a duration, got NaN")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"a duration must be at most {MAX_DURATION / 3600:g}h, got {_short(value)}")
     return seconds
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_address(value: Any, *, default_host: str | None = None) -> Address:
@@ -136,18 +150,18 @@ def parse_address(value: Any, *, default_host: str | None = None) -> Address:
     text = str(value).strip()
     if isinstance(value, int) or text.isdigit():
         if default_host is None:
-            raise ValueError(f"expected host:port, got {text!r}")
+            raise ValueError(f"expected host:port, got {_short(text)}")
         host, port_text = default_host, text
     elif text.startswith("["):
         host, sep, port_text = text[1:].partition("]:")
         if not sep:
-            raise ValueError(f"expected [address]:port, got {text!r}")
+            raise ValueError(f"expected [address]:port, got {_short(text)}")
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host or ":" in host:
-            raise ValueError(f"expected host:port, got {text!r}")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"port must be 1-65535, got {port_text!r}")
+            raise ValueError(f"expected host:port, got {_short(text)}")
+    if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5) or not 0 < int(port_text) < 65536:
+        raise ValueError(f"port must be 1-65535, got {_short(port_text)}")
     return Address(host, int(port_text))
 
 
@@ -164,7 +178,10 @@ def os_reason(exc: OSError) -> str:
     """``Address already in use``: the system's words for an OSError, also for uvloop's errors."""
     import os
 
-    return os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno)
+    # getaddrinfo errors (socket.gaierror) carry negative EAI_* codes that os.strerror does not know
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def parse(doc: Any, *, file: str = "lb.yaml", native_built: bool | None = None) -> Config:
@@ -247,7 +264,8 @@ def _listener(name: str, body: Any, path: str, problems: _Problems) -> Listener 
         problems.add(f"{path}.proxy_protocol", "PROXY protocol headers are for tcp listeners only")
     options = {key: _duration(body, key, path, problems, default)
                for key, default in (("connect_timeout", 2.0), ("idle_timeout", 300.0), ("drain_timeout", 30.0))}
-    max_conn = _positive_int(body.get("max_connections", 10_000), f"{path}.max_connections", problems)
+    max_conn = _positive_int(body.get("max_connections", 10_000), f"{path}.max_connections", problems,
+                             most=MAX_CONNECTIONS)
     health = _health(body.get("health", {}), f"{path}.health", problems)
     engine = _engine(body.get("engine", "auto"), protocol, f"{path}.engine", problems)
     backends = _backends(body.get("backends", []), f"{path}.backends", problems)
@@ -299,9 +317,9 @@ def _engine(value: Any, protocol: str, path: str, problems: _Problems) -> str:
     return engine
 
 
-def _positive_int(value: Any, path: str, problems: _Problems) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        problems.add(path, f"expected a positive integer, got {value!r}")
+def _positive_int(value: Any, path: str, problems: _Problems, *, most: int = MAX_COUNT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        problems.add(path, f"expected an integer from 1 to {most}, got {_short(value)}")
         return 1
     return value
 

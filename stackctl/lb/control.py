@@ -74,7 +74,7 @@ def files(project: str, *, state_dir: Path) -> BalancerFiles:
     sock = state_dir / f"{project}.sock"
     if len(str(sock)) > MAX_SOCKET_PATH:
         digest = hashlib.sha256(str(sock.resolve()).encode()).hexdigest()[:16]
-        sock = Path(tempfile.gettempdir()) / f"stackctl-lb-{os.getuid()}" / f"{digest}.sock"
+        sock = admin.private_dir(Path(tempfile.gettempdir()) / f"stackctl-lb-{os.getuid()}") / f"{digest}.sock"
     return BalancerFiles(config=base.with_name(f"{project}.lb.json"), lock=base.with_name(f"{project}.lock"),
                          pid=base.with_name(f"{project}.pid"), socket=sock, log=base.with_name(f"{project}.log"))
 

@@ -139,13 +139,13 @@ async def _reload_on_hangup(balancer: Balancer, load: Callable[[], Config]) -> N
     """SIGHUP: re-read the file; a bad file is reported on stderr and the running setup kept."""
     import sys
 
-    from stackctl.errors import StackctlError
+    from stackctl.errors import StackctlError, printable
 
     try:
         await balancer.apply(load())
     except StackctlError as exc:
         for line in exc.lines():
-            print(f"stackctl lb: reload failed: {line}", file=sys.stderr, flush=True)
+            print(f"stackctl lb: reload failed: {printable(line)}", file=sys.stderr, flush=True)
         return
     print("stackctl lb: reloaded", file=sys.stderr, flush=True)
 

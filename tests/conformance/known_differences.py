@@ -42,3 +42,22 @@ OTHER_WORDING: dict[str, str] = {
     "live:not-a-mapping:default": "a top-level sequence: the oracle fails in its project-name pre-parse "
     "(`cannot unmarshal !!seq into cli.named`), stackctl says `top-level object must be a mapping`",
 }
+
+# Limits stackctl keeps on purpose against hostile input (issue 10), where docker compose goes further or
+# behaves otherwise. Keys are the tests of tests/hostile that hold each limit; they fail if it changes.
+HOSTILE_LIMITS: dict[str, str] = {
+    "test_deeper_nested_defaults_are_refused_in_one_line": "`${A:-${A:-...}}` nested more than 64 levels: the "
+    "oracle evaluates any depth; stackctl refuses it in one line (`variables nested more than 64 levels deep`) "
+    "rather than raise Python's recursion limit",
+    "test_a_longer_include_chain_is_refused_with_a_true_message": "an `include` chain longer than 32 files: the "
+    "oracle loads any length; stackctl refuses it (`includes nested more than 32 files deep`), since each "
+    "included file is loaded recursively",
+    "test_deep_yaml_nesting_is_refused": "YAML nested deeper than 200 levels: go-yaml allows 10,000; stackctl "
+    "refuses it (`nested deeper than 200 levels`) because every later stage walks the tree recursively",
+    "test_interpolation_output_is_capped": "interpolation producing more than 16 MiB: the oracle tries and dies "
+    "of it; stackctl refuses it in one line",
+    "test_oversized_regular_file_is_refused_before_reading": "a compose or env file larger than 16 MiB: the oracle "
+    "reads it; stackctl refuses it (and FIFOs, devices, sockets, on which the oracle blocks or never ends)",
+    "test_numbers_at_the_edges_load_or_fail_cleanly": "`cpus: .inf` with `--format json`: the oracle prints "
+    "`json: unsupported value: +Inf` and exits 0; stackctl exits 1 with `cannot print as JSON`",
+}

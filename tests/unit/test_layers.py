@@ -19,7 +19,7 @@ PKG = pathlib.Path(__file__).resolve().parents[2] / "stackctl"
 # Pure decision code: no engine, no network, no processes, no environment, no clock.
 PURE = sorted(
     [p for p in (PKG / "composefile").rglob("*.py")
-     if p.name not in {"loader.py", "fileload.py", "discovery.py", "include.py", "environment.py"}]
+     if p.name not in {"loader.py", "fileload.py", "discovery.py", "include.py", "environment.py", "readers.py"}]
     + list((PKG / "model").rglob("*.py"))
     + list((PKG / "plan").rglob("*.py"))
     + [PKG / "engine" / name for name in ("container_config.py", "durations.py", "images.py")]

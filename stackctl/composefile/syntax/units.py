@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_UNITS = {
@@ -11,6 +12,9 @@ _DURATION_UNITS = {
 _DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h|d|w)")
 _BYTES = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _BYTE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+_INT64 = float(1 << 63)
 
 
 class UnitError(ValueError):
@@ -35,6 +39,8 @@ def parse_duration(text: str) -> int:
             raise UnitError(f'time: invalid duration "{raw}"')
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
+    if not total < _INT64:  # also NaN; Go: "time: invalid duration" on overflow
+        raise UnitError(f'time: invalid duration "{_short(raw)}"')
     return sign * round(total)
 
 
@@ -75,4 +81,11 @@ def parse_bytes(text: str) -> int:
     if size is None:
         raise UnitError(f"invalid size: '{text}'")
     unit = _BYTE_UNITS.get((match.group(2) or "").lower(), 1)
-    return int(size * unit)
+    if math.isinf(size):  # Go's ParseFloat: value out of range
+        raise UnitError(f"invalid size: '{_short(text)}'")
+    total = size * unit
+    return int(total) if -_INT64 <= total < _INT64 else -_INT64  # int64(f) on amd64
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."

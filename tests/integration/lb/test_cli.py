@@ -33,7 +33,7 @@ def test_unreadable_and_malformed_files_are_named(tmp_path: Path, cli) -> None:
         1, f"stackctl: {broken}:3: invalid YAML: expected the node content, but found '<stream end>'")
     out = cli("lb", "serve", "-c", str(tmp_path / "missing.yaml"))
     assert (out.returncode, out.stderr.strip()) == (
-        1, f"stackctl: {tmp_path}/missing.yaml: cannot read: No such file or directory")
+        1, f"stackctl: {tmp_path}/missing.yaml: no such file or directory")
 
 
 def test_a_port_in_use_is_named(tmp_path: Path, cli) -> None:

@@ -61,7 +61,7 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
         "lb.yaml: listeners.web.bind: port must be 1-65535, got '99999'",
         "lb.yaml: listeners.web.colour: unknown key",
         "lb.yaml: listeners.web.health.interval: expected a duration like 500ms, 2s or 1m, got 'fast'",
-        "lb.yaml: listeners.web.health.rise: expected a positive integer, got 0",
+        "lb.yaml: listeners.web.health.rise: expected an integer from 1 to 1000, got 0",
         "lb.yaml: listeners.web.protocol: expected one of tcp, udp, got 'sctp'",
         "lb.yaml: metrics: the metrics endpoint must bind to loopback, not 0.0.0.0",
     ]
