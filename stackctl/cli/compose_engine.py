@@ -15,6 +15,7 @@ from stackctl.cli.compose_common import (
     driver,
     limit,
     load,
+    parse_scale,
     print_plan,
     reporter,
     run,
@@ -23,7 +24,6 @@ from stackctl.cli.compose_common import (
     warn,
 )
 from stackctl.cli.compose_common import engine_options as _common
-from stackctl.cli.compose_common import parse_scale
 from stackctl.errors import UsageError
 
 

@@ -190,10 +190,9 @@ def _remove(args: argparse.Namespace, tgt: Any, engine: Any) -> int:
 
 
 def run_scale(args: argparse.Namespace) -> int:
+    from stackctl.cli.compose_balancer import up_fronted
     from stackctl.compose.up import UpRequest
     from stackctl.plan.diff import UpOptions
-
-    from stackctl.cli.compose_balancer import up_fronted
 
     scale = cc.parse_scale(args.pairs)
     project = cc.load(args, tuple(scale))
@@ -273,9 +272,9 @@ def run_wait(args: argparse.Namespace) -> int:
     chosen = [c for c in found if c.service in args.services]
     if not chosen:
         raise UsageError(f'no containers for project "{tgt.name}"')
-    codes = []
+    codes: list[int] = []
     for c in chosen:  # as docker compose prints it
-        codes.append(engine.wait_container(c.id))
+        codes.append(int(engine.wait_container(c.id)))
         print(f'container "{c.id}" exited with status code {codes[-1]}', flush=True)
     return max(codes)
 

@@ -29,9 +29,9 @@ def register(verbs: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     from stackctl.cli._project import options_from_args, print_warnings
-    from stackctl.plan.graph import dependency_graph, with_dependencies
     from stackctl.composefile.loader import load_project
     from stackctl.model import Project
+    from stackctl.plan.graph import dependency_graph, with_dependencies
 
     loaded = load_project(options_from_args(args, services=tuple(args.service_names)))
     print_warnings(loaded.warnings)
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(graph: nx.DiGraph, *, fmt: str, name: str) -> str:
+def render(graph: nx.DiGraph[str], *, fmt: str, name: str) -> str:
     """The graph drawn in ``fmt`` (text, dot or mermaid)."""
     renderers = {"text": render_text, "dot": render_dot, "mermaid": render_mermaid}
     return renderers[fmt](graph, name=name)
@@ -64,7 +64,7 @@ def edge_label(attrs: Mapping[str, Any]) -> str:
     return f"{label}; via {', '.join(other)}" if other else label
 
 
-def render_text(graph: nx.DiGraph, *, name: str) -> str:
+def render_text(graph: nx.DiGraph[str], *, name: str) -> str:
     """One line per service in startup order; its dependencies listed after ``->``."""
     from stackctl.plan.graph import startup_order
 
@@ -86,7 +86,7 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_dot(graph: nx.DiGraph, *, name: str) -> str:
+def render_dot(graph: nx.DiGraph[str], *, name: str) -> str:
     """Graphviz: ``dot -Tsvg`` draws it; optional dependencies are dashed."""
     lines = [f"digraph {_dot_quote(name)} {{", "  rankdir=LR;", "  node [shape=box];"]
     lines += [f"  {_dot_quote(service)};" for service in sorted(graph)]
@@ -103,7 +103,7 @@ def _mermaid_text(text: str) -> str:
     return '"' + text.replace('"', "#quot;") + '"'
 
 
-def render_mermaid(graph: nx.DiGraph, *, name: str) -> str:
+def render_mermaid(graph: nx.DiGraph[str], *, name: str) -> str:
     """A Mermaid flowchart (GitHub renders it in Markdown); optional dependencies are dotted."""
     ids = {service: f"s{i}" for i, service in enumerate(sorted(graph))}
     lines = ["---", f"title: {name}", "---", "flowchart LR"]

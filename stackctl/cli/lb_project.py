@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stackctl.errors import LoadBalancerError, StackctlError
+from stackctl.errors import StackctlError
 
 ACTIONS = ("ensure", "update", "wait-drained", "listeners", "info", "stats", "stop")
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackctl.errors import ClusterError, Problem
-from stackctl.nodes import NodeSpec as NodeSpec  # re-exported: the inventory builds them
-from stackctl.nodes import SshSettings as SshSettings
+from stackctl.nodes import NodeSpec as NodeSpec  # noqa: PLC0414 - re-exported (mypy strict needs the alias)
+from stackctl.nodes import SshSettings as SshSettings  # noqa: PLC0414
 
 SCHEMA_FILE = "inventory.schema.json"
 CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from stackctl import labels as L
-from stackctl.engine.container_config import build_container_spec
 from stackctl.compose.logs import stream_logs
 from stackctl.compose.project import Project
 from stackctl.drivers.base import ContainerSpec, Driver
+from stackctl.engine.container_config import build_container_spec
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,12 @@ def run_oneoff(driver: Driver, project: Project, request: RunRequest, *, slug: s
     (``stdin_fd``) and return its exit code."""
     spec = oneoff_spec(project, request, slug=slug, image_id=image_id)
     if request.detach:
-        cid = driver.create_container(spec)
-        driver.start_container(cid)
-        print(cid)  # as docker compose run -d: the new container's ID
+        new_id = driver.create_container(spec)
+        driver.start_container(new_id)
+        print(new_id)  # as docker compose run -d: the new container's ID
         return 0
     attached = getattr(driver, "run_attached", None)
-    cid = None
+    cid: str | None = None
     try:
         if attached is not None:
             cid, code = attached(spec, tty=tty, stdin_fd=stdin_fd)

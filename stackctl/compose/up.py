@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stackctl.engine.images import plan_images
 from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
+from stackctl.engine.images import plan_images
 from stackctl.errors import ExecutionError
 from stackctl.plan.actions import Plan
 from stackctl.plan.diff import UpOptions, desired_services, plan_up, replicas_of, selected_services

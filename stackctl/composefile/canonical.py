@@ -16,10 +16,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from stackctl.errors import SpecError
 from stackctl.composefile._tree import ITEM, Path, Patterns, dotted, pattern, plain_copy
 from stackctl.composefile.syntax.ports import PortMapping, PortSyntaxError
 from stackctl.composefile.syntax.volumes import VolumeMount, VolumeSyntaxError
+from stackctl.errors import SpecError
 
 Transformer = Callable[[Any, Path, "_Ctx"], Any]
 

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from stackctl.errors import Problem
 from stackctl.composefile.validate import format_path
+from stackctl.errors import Problem
 
 Path = tuple[str | int, ...]
 Found = Iterator[tuple[Path, str]]

@@ -35,8 +35,8 @@ import re
 from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 
-from stackctl.errors import Problem, SpecError
 from stackctl.composefile.interpolate import MAX_EXPANDED, substitute
+from stackctl.errors import Problem, SpecError
 
 Warn = Callable[[str], None]
 

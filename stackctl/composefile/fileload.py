@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.errors import Problem, SpecError
 from stackctl.composefile import extends, include
 from stackctl.composefile.discovery import STDIN
+from stackctl.errors import Problem, SpecError
 
 
 @dataclass(frozen=True)

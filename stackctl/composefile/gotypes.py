@@ -15,13 +15,13 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from stackctl.errors import SpecError
 from stackctl.composefile._gostructs import NO_EXTENSIONS, STRUCTS
 from stackctl.composefile._tree import Patterns
 from stackctl.composefile.canonical import go_sprint
 from stackctl.composefile.syntax.shellwords import ShellwordsError
 from stackctl.composefile.syntax.shellwords import split as shell_split
 from stackctl.composefile.syntax.units import UnitError, format_duration, parse_bytes, parse_duration
+from stackctl.errors import SpecError
 
 
 class BindError(Exception):

@@ -31,8 +31,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stackctl.errors import InterpolationError, Problem
 from stackctl.composefile.yaml12 import Override, path_str
+from stackctl.errors import InterpolationError, Problem
 
 Warn = Callable[[str], None]
 Path = tuple["str | int", ...]

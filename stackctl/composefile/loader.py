@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.errors import Problem, SpecError, UsageError
 from stackctl.composefile import discovery, profiles
 from stackctl.composefile.fileload import FileLoader, LoadContext, SourceFile, read_sources
 from stackctl.composefile.project_name import check_imperative_name, choose_project_name
+from stackctl.errors import Problem, SpecError, UsageError
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stackctl.errors import SpecError
 from stackctl.composefile import yaml12
 from stackctl.composefile._tree import ITEM, Path, Patterns, dotted, pattern, plain_copy
 from stackctl.composefile.canonical import go_sprint
 from stackctl.composefile.syntax.volumes import VolumeMount, VolumeSyntaxError
+from stackctl.errors import SpecError
 
 Merger = Callable[[Any, Any, Path], Any]
 

@@ -11,9 +11,9 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-from stackctl.errors import SpecError
 from stackctl.composefile._tree import ITEM, Path, Patterns, pattern, plain_copy
 from stackctl.composefile.syntax.volumes import clean_path
+from stackctl.errors import SpecError
 
 REMOTE_CONTEXT_PREFIXES = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
 

@@ -75,7 +75,7 @@ class ResetType:
 
     _instance: ResetType | None = None
 
-    def __new__(cls) -> ResetType:
+    def __new__(cls) -> ResetType:  # noqa: PYI034 - a singleton: always the one instance
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

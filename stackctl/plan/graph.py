@@ -33,7 +33,7 @@ def _services_of(project: Project | Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def dependency_graph(project: Project | Mapping[str, Any], *,
-                     disabled: Mapping[str, Sequence[str]] | None = None) -> nx.DiGraph:
+                     disabled: Mapping[str, Sequence[str]] | None = None) -> nx.DiGraph[str]:
     """The DiGraph of a project (model or plain normalized document): one node per service, an edge
     ``service -> dependency`` with ``kinds``, ``condition``, ``restart``, ``required``.
 
@@ -43,7 +43,7 @@ def dependency_graph(project: Project | Mapping[str, Any], *,
     import networkx as nx
 
     services = _services_of(project)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(sorted(services))
     for (service, dependency), attrs in merged_edges(services).items():
         if dependency in services:
@@ -64,21 +64,21 @@ def _missing_message(service: str, dependency: str, disabled: Mapping[str, Seque
     return f'service "{service}" depends on undefined service "{dependency}"'
 
 
-def startup_order(graph: nx.DiGraph) -> list[str]:
+def startup_order(graph: nx.DiGraph[str]) -> list[str]:
     """Every service, dependencies before their dependents; ties broken by name."""
     import networkx as nx
 
     return list(nx.lexicographical_topological_sort(graph.reverse(copy=False)))
 
 
-def shutdown_order(graph: nx.DiGraph) -> list[str]:
+def shutdown_order(graph: nx.DiGraph[str]) -> list[str]:
     """Every service, dependents before their dependencies (the order to stop them); ties by name."""
     import networkx as nx
 
     return list(nx.lexicographical_topological_sort(graph))
 
 
-def startup_levels(graph: nx.DiGraph) -> list[list[str]]:
+def startup_levels(graph: nx.DiGraph[str]) -> list[list[str]]:
     """Services grouped in waves: each wave depends only on earlier ones (for display; the executor
     starts each service as soon as its own dependencies are done, not wave by wave)."""
     import networkx as nx
@@ -86,7 +86,7 @@ def startup_levels(graph: nx.DiGraph) -> list[list[str]]:
     return [sorted(level) for level in nx.topological_generations(graph.reverse(copy=False))]
 
 
-def dependencies_of(graph: nx.DiGraph, service: str, *, transitive: bool = True) -> list[str]:
+def dependencies_of(graph: nx.DiGraph[str], service: str, *, transitive: bool = True) -> list[str]:
     """What ``service`` needs running first (directly, or all the way down), sorted."""
     import networkx as nx
 
@@ -95,7 +95,7 @@ def dependencies_of(graph: nx.DiGraph, service: str, *, transitive: bool = True)
     return sorted(found)
 
 
-def dependents_of(graph: nx.DiGraph, service: str, *, transitive: bool = True) -> list[str]:
+def dependents_of(graph: nx.DiGraph[str], service: str, *, transitive: bool = True) -> list[str]:
     """Who needs ``service`` (directly, or all the way up), sorted: what to skip when it fails and
     what to restart with it."""
     import networkx as nx
@@ -105,7 +105,7 @@ def dependents_of(graph: nx.DiGraph, service: str, *, transitive: bool = True) -
     return sorted(found)
 
 
-def with_dependencies(graph: nx.DiGraph, services: Iterable[str]) -> list[str]:
+def with_dependencies(graph: nx.DiGraph[str], services: Iterable[str]) -> list[str]:
     """The named services plus everything they depend on, in startup order (``up web`` starts these)."""
     wanted: set[str] = set()
     for name in services:
@@ -114,6 +114,6 @@ def with_dependencies(graph: nx.DiGraph, services: Iterable[str]) -> list[str]:
     return [name for name in startup_order(graph) if name in wanted]
 
 
-def _check_node(graph: nx.DiGraph, service: str) -> None:
+def _check_node(graph: nx.DiGraph[str], service: str) -> None:
     if service not in graph:
         raise PlanError(f"no such service: {service}")

@@ -11,8 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from stackctl.errors import PlanError
-from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.model.dependencies import dependencies, dependents_map
+from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.plan.observed import Observed, ObservedContainer
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stackctl.plan.actions import Action, Reason
 from stackctl.model.dependencies import dependents_map
+from stackctl.plan.actions import Action, Reason
 from stackctl.plan.hashing import network_hash
 from stackctl.plan.observed import Observed, ObservedContainer
 

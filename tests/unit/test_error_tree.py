@@ -79,7 +79,7 @@ def test_missing_image_answer_is_named_and_is_a_not_found() -> None:
 
 
 def test_errors_are_matched_by_class_not_by_name() -> None:
-    class NotFound(Exception):  # noqa: N818 - same name as the engine's 404, unrelated class
+    class NotFound(Exception):
         pass
 
     assert not is_not_found(NotFound("x")) and not is_not_found(EngineHTTPError(500, "boom"))

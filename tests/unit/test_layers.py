@@ -6,11 +6,10 @@ one way, and `stackctl --help` does not import the heavy libraries."""
 from __future__ import annotations
 
 import ast
-import re
 import pathlib
+import re
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
@@ -134,7 +133,7 @@ EDGES = _import_edges()
 
 def _module_graph(ignored: frozenset[tuple[str, str]]) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in MODULES}
-    for (importer, name), _ in EDGES.items():
+    for importer, name in EDGES:
         target = _resolve(name)
         if target != importer and (importer, name) not in ignored and (importer, target) not in ignored:
             graph[importer].add(target)
@@ -258,7 +257,7 @@ def test_no_private_name_is_imported_across_packages() -> None:
 
 # -- the native relay's C files call each other one way ---------------------------------------------
 
-_C_DEFINITION = re.compile(r"^(?!static\b)[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\([^;]*$", re.M)
+_C_DEFINITION = re.compile(r"^(?!static\b)[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\([^;]*$", re.MULTILINE)
 
 
 def test_c_files_of_the_relay_depend_one_way() -> None:

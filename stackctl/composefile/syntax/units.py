@@ -84,7 +84,7 @@ def parse_bytes(text: str) -> int:
     if math.isinf(size):  # Go's ParseFloat: value out of range
         raise UnitError(f"invalid size: '{_short(text)}'")
     total = size * unit
-    return int(total) if -_INT64 <= total < _INT64 else -_INT64  # int64(f) on amd64
+    return int(total) if -_INT64 <= total < _INT64 else int(-_INT64)  # int64(f) on amd64
 
 
 def _short(text: str) -> str:

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 
 from stackctl.compose.up import UpRequest
-from tests.support.compose_sync import up
 from tests.integration.compose.conftest import by_name, docker_json
+from tests.support.compose_sync import up
 
 pytestmark = pytest.mark.engine
 

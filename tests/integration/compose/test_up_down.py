@@ -8,11 +8,11 @@ import pytest
 
 from stackctl.compose.control import Target
 from stackctl.compose.up import UpRequest
-from tests.support.compose_sync import down, up
 from stackctl.errors import ExecutionError
 from stackctl.plan.diff import UpOptions
 from stackctl.plan.hashing import service_hash
 from tests.integration.compose.conftest import by_name, docker_json
+from tests.support.compose_sync import down, up
 
 pytestmark = pytest.mark.engine
 

@@ -10,11 +10,11 @@ import pytest
 from stackctl.compose.control import Target
 from stackctl.compose.logs import stream_logs
 from stackctl.compose.up import UpRequest
-from tests.support.compose_sync import stop_like, up
 from stackctl.drivers.docker_engine import DockerEngine
 from stackctl.errors import EngineUnavailable
 from stackctl.plan.diff import UpOptions
 from tests.integration.compose.conftest import by_name
+from tests.support.compose_sync import stop_like, up
 
 pytestmark = pytest.mark.engine
 

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 
-from stackctl.engine.apply import Applier, condition_state
-from stackctl.engine.bind import bind
-from stackctl.plan.actions import LOCAL
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
+from stackctl.engine.apply import Applier, condition_state
+from stackctl.engine.bind import bind
 from stackctl.errors import ExecutionError
 from stackctl.execute import execute, raise_for
+from stackctl.plan.actions import LOCAL
 from stackctl.plan.diff import UpOptions, plan_up
 from stackctl.plan.observed import ObservedContainer
 from tests.unit.plan._docs import BUSYBOX, doc, service, web_db

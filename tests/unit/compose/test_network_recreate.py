@@ -9,13 +9,13 @@ import asyncio
 import pytest
 
 from stackctl import labels as L
-from stackctl.engine.apply import Applier
-from stackctl.engine.bind import bind
-from stackctl.plan.actions import LOCAL
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
+from stackctl.engine.apply import Applier
+from stackctl.engine.bind import bind
 from stackctl.errors import DriverError, ExecutionError
 from stackctl.execute import execute, raise_for
+from stackctl.plan.actions import LOCAL
 from stackctl.plan.diff import UpOptions, plan_up
 from stackctl.plan.hashing import network_hash
 from stackctl.plan.observed import Observed

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import SpecError
 from stackctl.composefile.canonical import canonicalize
 from stackctl.composefile.syntax.ports import PortMapping
 from stackctl.composefile.syntax.volumes import VolumeMount
+from stackctl.errors import SpecError
 
 
 def service(**attrs: Any) -> dict[str, Any]:

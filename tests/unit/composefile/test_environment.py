@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackctl.errors import SpecError
 from stackctl.composefile.environment import parse_dotenv, project_environment, read_env_file
+from stackctl.errors import SpecError
 
 OS_ENV = {"VAR_TO_BE_LOADED_FROM_OS_ENV": "from-os", "OPTION_A": "os-a", "TEST_VAR": "Test Value",
           "EMPTY_VAR": ""}

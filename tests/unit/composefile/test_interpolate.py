@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackctl.errors import InterpolationError
 from stackctl.composefile.interpolate import interpolate, substitute
 from stackctl.composefile.yaml12 import Override, Reset, load_yaml
+from stackctl.errors import InterpolationError
 from tests.support import env
+
 
 def load_cases() -> list[dict[str, Any]]:
     shared = env.shared_or_none()

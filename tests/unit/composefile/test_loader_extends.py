@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import SpecError
 from stackctl.composefile import extends, include
 from stackctl.composefile.fileload import merge_service
 from stackctl.composefile.merge import enforce_unicity
+from stackctl.errors import SpecError
 
 
 def _no_other_file(other: str, name: str, current: str) -> extends.BaseFile:

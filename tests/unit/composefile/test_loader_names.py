@@ -6,9 +6,13 @@ import pathlib
 
 import pytest
 
-from stackctl.errors import SpecError
 from stackctl.composefile import discovery
-from stackctl.composefile.project_name import check_imperative_name, choose_project_name, normalize_project_name
+from stackctl.composefile.project_name import (
+    check_imperative_name,
+    choose_project_name,
+    normalize_project_name,
+)
+from stackctl.errors import SpecError
 
 
 @pytest.mark.parametrize(("raw", "normalized"), [

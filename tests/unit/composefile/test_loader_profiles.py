@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stackctl.errors import UsageError
 from stackctl.composefile import profiles
+from stackctl.errors import UsageError
 
 SERVICES = {
     "web": {"image": "nginx", "depends_on": {"api": {"condition": "service_started", "required": True}}},

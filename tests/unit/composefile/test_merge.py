@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import SpecError
 from stackctl.composefile import yaml12
 from stackctl.composefile.canonical import canonicalize
 from stackctl.composefile.merge import enforce_unicity, merge
 from stackctl.composefile.normalize import normalize
 from stackctl.composefile.serialize import to_json
+from stackctl.errors import SpecError
 
 
 def svc(**attrs: Any) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import SpecError
 from stackctl.composefile.canonical import canonicalize
 from stackctl.composefile.normalize import drop_unused_resources, normalize
 from stackctl.composefile.serialize import to_json
+from stackctl.errors import SpecError
 
 ENV = {"HOME": "/home/u", "FOO": "from-env", "ARG": "a1"}
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import SpecError
 from stackctl.composefile.validate import load_schema, validate_schema
+from stackctl.errors import SpecError
 from tests.unit.composefile import _corpus
 
 # Compose Specification, services (research compose-spec.md section 2): all 92 keys.

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import StackctlError
 from stackctl.composefile import validate
 from stackctl.composefile._schemacheck import Undecided, Unsupported, compile_check
+from stackctl.errors import StackctlError
 from tests.unit.composefile import _corpus
 
 JUNK: list[Any] = [None, True, False, 0, 1, 1.0, 1.5, -1, 70000, 2**70, math.nan, math.inf, "", "x", "1", "yes",

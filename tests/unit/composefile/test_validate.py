@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stackctl.errors import Problem
 from stackctl.composefile.validate import format_path, validate_schema
+from stackctl.errors import Problem
 
 
 def _svc(**keys: Any) -> dict[str, Any]:

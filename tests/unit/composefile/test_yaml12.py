@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackctl.errors import SpecError
 from stackctl.composefile.yaml12 import Override, Reset, load_yaml
+from stackctl.errors import SpecError
 
 # Plain scalars whose meaning differs between YAML 1.1 (PyYAML) and go-yaml v3, plus the ordinary ones.
 SCALARS = [

@@ -7,13 +7,13 @@ import asyncio
 import pytest
 
 from stackctl import labels as L
-from stackctl.engine.apply import Applier
-from stackctl.engine.bind import bind
-from stackctl.plan.actions import LOCAL
 from stackctl.compose.project import from_document
 from stackctl.drivers.fake import FakeDriver
+from stackctl.engine.apply import Applier
+from stackctl.engine.bind import bind
 from stackctl.errors import PlanError
 from stackctl.execute import execute
+from stackctl.plan.actions import LOCAL
 from stackctl.plan.diff import DesiredService, UpOptions, needs_recreate, plan_up
 from stackctl.plan.observed import ObservedContainer
 from tests.unit.plan._docs import BUSYBOX, doc, service, web_db

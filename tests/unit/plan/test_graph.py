@@ -9,6 +9,7 @@ import pytest
 
 from stackctl.cli.compose_graph import render
 from stackctl.errors import PlanError
+from stackctl.model import Project
 from stackctl.plan.graph import (
     cycle_message,
     dependencies_of,
@@ -20,7 +21,6 @@ from stackctl.plan.graph import (
     startup_order,
     with_dependencies,
 )
-from stackctl.model import Project
 from tests.support import env
 
 
