@@ -109,12 +109,14 @@ def _listing(project: LoadedProject, what: str) -> str:
 
 def dependency_order(services: dict[str, Any]) -> list[str]:
     """Service names, each after the services it depends on (alphabetical among equals)."""
+    from stackctl.model.dependencies import dependencies
+
     order: list[str] = []
 
     def visit(name: str, stack: tuple[str, ...]) -> None:
         if name in order or name in stack or name not in services:
             return
-        for dep in sorted((services[name] or {}).get("depends_on") or {}):
+        for dep in sorted({e.service for e in dependencies(services[name] or {}, name) if e.kind == "depends_on"}):
             visit(dep, (*stack, name))
         order.append(name)
 

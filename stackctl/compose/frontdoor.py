@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from stackctl.compose.project import Project
+from stackctl.model.reading import fixed_ports, replicas_of
 from stackctl.plan.actions import Plan
-from stackctl.plan.diff import UpOptions, fixed_host_ports, replicas_of
+from stackctl.plan.diff import UpOptions
 from stackctl.plan.observed import ObservedContainer
 
 if TYPE_CHECKING:
@@ -30,20 +31,14 @@ def listener_name(service: str, port: Mapping[str, Any]) -> str:
     return f"{service}-{port['published']}-{port.get('protocol') or 'tcp'}"
 
 
-def _fixed(svc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    ports = fixed_host_ports(svc)
-    return [p for p in svc.get("ports") or [] if str(p.get("published") or "").isdigit()
-            and int(p["published"]) in ports]
-
-
 def balanced(project: Project, scale: Mapping[str, int], *, lb: BalancerControl) -> frozenset[str]:
     """Services whose fixed published ports the balancer serves: several replicas, or already behind it."""
     out = {name for name, svc in project.services.items()
-           if _fixed(svc) and replicas_of(svc, scale.get(name)) > 1}
-    if any(_fixed(svc) for svc in project.services.values()):
+           if fixed_ports(svc) and replicas_of(svc, scale.get(name)) > 1}
+    if any(fixed_ports(svc) for svc in project.services.values()):
         current = lb.listener_names(project.name)
         out |= {name for name, svc in project.services.items()
-                if any(listener_name(name, p) in current for p in _fixed(svc))}
+                if any(listener_name(name, p) in current for p in fixed_ports(svc))}
     return frozenset(out)
 
 
@@ -51,7 +46,7 @@ def balanced_port(project: Project, service: str, private: int, protocol: str, *
     """`host:port` where the balancer serves ``service``'s ``private`` port, or None when it does not."""
     svc = project.services.get(service) or {}
     current = lb.listener_names(project.name)
-    for port in _fixed(svc):
+    for port in fixed_ports(svc):
         if (int(port.get("target") or 0) == private and (port.get("protocol") or "tcp") == protocol
                 and listener_name(service, port) in current):
             return f"{port.get('host_ip') or '0.0.0.0'}:{port['published']}"
@@ -64,7 +59,7 @@ def _listeners(project: Project, services: frozenset[str], containers: list[Obse
     out = []
     for name in sorted(services):
         running = [c for c in containers if c.service == name and c.running and c.ips and not c.oneoff]
-        for port in _fixed(project.services[name]):
+        for port in fixed_ports(project.services[name]):
             backends = tuple(BackendSpec(Address(c.ips[0], int(port["target"])), health=c.health)
                              for c in sorted(running, key=lambda c: c.number))
             out.append(Listener(name=listener_name(name, port),

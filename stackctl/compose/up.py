@@ -16,8 +16,9 @@ from stackctl.compose.project import Project
 from stackctl.drivers.base import Driver
 from stackctl.engine.images import plan_images
 from stackctl.errors import ExecutionError
+from stackctl.model.reading import awaited_to_complete, has_healthcheck, replicas_of
 from stackctl.plan.actions import Plan
-from stackctl.plan.diff import UpOptions, desired_services, plan_up, replicas_of, selected_services
+from stackctl.plan.diff import UpOptions, desired_services, plan_up, selected_services
 from stackctl.plan.observed import Observed
 
 if TYPE_CHECKING:
@@ -217,15 +218,12 @@ async def wait_services(driver: Driver, project: Project, services: list[str], *
 
     from stackctl.engine.apply import wait_condition
 
-    one_shot = {dep for svc in project.services.values()
-                for dep, cfg in ((svc.get("depends_on") or {}) if isinstance(svc.get("depends_on"), Mapping)
-                                 else {}).items()
-                if (cfg or {}).get("condition") == "service_completed_successfully"}
+    one_shot = awaited_to_complete(project.services)
 
     def condition(name: str) -> str:
         if name in one_shot:
             return "service_completed_successfully"
-        return "service_healthy" if project.services[name].get("healthcheck") else "service_started"
+        return "service_healthy" if has_healthcheck(project.services[name]) else "service_started"
 
     async def one(name: str) -> None:
         try:

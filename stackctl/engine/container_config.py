@@ -13,6 +13,7 @@ from stackctl import __version__
 from stackctl import labels as L
 from stackctl.engine.durations import duration_ns, duration_s, size_bytes
 from stackctl.model.dependencies import dependencies
+from stackctl.model.reading import fixed_ports
 from stackctl.plan.actions import ContainerSpec
 from stackctl.plan.diff import container_name
 from stackctl.plan.hashing import network_hash, service_hash, volume_hash, with_container_refs
@@ -196,11 +197,6 @@ def port_bindings(ports: list[Mapping[str, Any]]) -> dict[str, list[dict[str, st
         binding = {"HostIp": str(port.get("host_ip") or ""), "HostPort": str(port.get("published") or "")}
         out.setdefault(_port_key(port), []).append(binding)
     return out
-
-
-def fixed_ports(svc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Published ports that name one host port (not a range): only one container can bind them."""
-    return [p for p in svc.get("ports") or [] if p.get("published") and "-" not in str(p["published"])]
 
 
 def host_config(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any], *,

@@ -13,6 +13,7 @@ from typing import Any
 
 from stackctl.errors import PlanError
 from stackctl.model.dependencies import Edge, cycle_message, dependencies, find_cycle, shared_services
+from stackctl.model.reading import fixed_host_ports, has_healthcheck, replicas_of
 from stackctl.plan.actions import Action, Plan, Reason
 from stackctl.plan.hashing import (
     first_container_ids,
@@ -92,15 +93,6 @@ def needs_recreate(desired: DesiredService, seen: ObservedContainer, *, policy: 
 # Reading the normalized document
 
 
-def replicas_of(service: Mapping[str, Any], override: int | None = None) -> int:
-    if override is not None:
-        return override
-    if service.get("scale") is not None:
-        return int(service["scale"])
-    replicas = (service.get("deploy") or {}).get("replicas")
-    return 1 if replicas is None else int(replicas)
-
-
 def network_names(doc: Mapping[str, Any], service: Mapping[str, Any], project: str) -> frozenset[str]:
     if service.get("network_mode"):
         return frozenset()
@@ -133,21 +125,10 @@ def desired_services(doc: Mapping[str, Any], project: str, *, image_ids: Mapping
             config_hash=service_hash(with_container_refs(svc, firsts)),
             image_id=image_ids.get(name), networks=network_names(doc, svc, project),
             volumes=volume_names(doc, svc, project), depends_on=dependencies(svc, name),
-            container_name=svc.get("container_name"), has_healthcheck=_has_healthcheck(svc),
+            container_name=svc.get("container_name"), has_healthcheck=has_healthcheck(svc),
             shares=shared_services(svc),
             withheld_ports=fixed_host_ports(svc) if name in ports_elsewhere else frozenset())
     return out
-
-
-def fixed_host_ports(service: Mapping[str, Any]) -> frozenset[int]:
-    """Published ports naming one host port (not a range): only one container can bind each."""
-    return frozenset(int(p["published"]) for p in service.get("ports") or []
-                     if isinstance(p, Mapping) and str(p.get("published") or "").isdigit())
-
-
-def _has_healthcheck(svc: Mapping[str, Any]) -> bool:
-    hc = svc.get("healthcheck") or {}
-    return bool(hc) and not hc.get("disable") and hc.get("test") != ["NONE"]
 
 
 def selected_services(desired: Mapping[str, DesiredService], names: Iterable[str], *, no_deps: bool) -> list[str]:
