@@ -26,3 +26,10 @@ MANAGED_BY = "io.stackctl.managed-by"
 STACK = "io.stackctl.stack"
 TASK = "io.stackctl.task"
 LEADER_REVISION = "io.stackctl.leader-revision"
+
+# cluster task containers (cluster/naming.py puts them; the stack's containers also carry the compose keys)
+STACK_SERVICE = "io.stackctl.service"
+SLOT = "io.stackctl.slot"
+LEADER_REV = "io.stackctl.leader-rev"
+SPEC_HASH = "io.stackctl.spec-hash"
+STACK_NAMESPACE = "com.docker.stack.namespace"  # what docker swarm puts on a stack's containers
