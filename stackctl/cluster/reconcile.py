@@ -23,10 +23,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stackctl import labels as L
-from stackctl.cluster.naming import network_name, task_container_name, task_labels, task_ref, volume_name
-from stackctl.cluster.placement import place
+from stackctl.cluster.naming import (
+    container_labels,
+    container_name,
+    network_name,
+    resource_labels,
+    task_of,
+    volume_name,
+)
+from stackctl.cluster.scheduler import Placement, schedule
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
+from stackctl.cluster.tasks import desired_tasks
 from stackctl.engine.container_config import (
     ProjectContext,
     build_container_spec,
@@ -94,7 +101,7 @@ class _Pass:
         self.deleted: list[TaskRecord] = []
         self.actions: dict[str, dict[str, Action]] = {}
         self.wake: float | None = None
-        self.by_task = {node: {ref.task: c for c in view.containers if (ref := task_ref(c.labels))}
+        self.by_task = {node: {ref.task: c for c in view.containers if (ref := task_of(c.labels))}
                         for node, view in observed.items()}
 
     # -- task records ----------------------------------------------------------------------------------
@@ -150,49 +157,27 @@ class _Pass:
             self.end(t, "complete" if code == 0 else "failed", f"the container exited with code {code}",
                      container_id=c.id)
 
-    # -- 2. slots ---------------------------------------------------------------------------------------
+    # -- 2. slots and placement -------------------------------------------------------------------------
 
     def fill_slots(self) -> None:
-        for (stack, name), svc in sorted(self.services.items()):
-            mine = [t for t in self.live() if t.stack == stack and t.service == name]
-            if svc.mode == "global":
-                self.fill_global(svc, mine)
-            else:
-                self.fill_replicated(svc, mine)
+        """The scheduler's tasks per stack; a new task for a slot whose task ended by itself waits for the
+        restart delay (swarm's default: condition any, 5 s)."""
+        nodes = list(self.nodes.values())
+        for stack in sorted(self.stacks.values(), key=lambda s: s.name):
+            services = [svc for (st, _), svc in sorted(self.services.items()) if st == stack.name]
+            delta = desired_tasks(stack, services, nodes, self.live(), new_id=self.new_id, now=self.now,
+                                  leader_rev=self.leader_rev)
+            for t in delta.remove:
+                self.end(self.tasks[t.id], "shutdown", t.message)
+            for t in delta.create:
+                if self.restart_due(t):
+                    self.tasks[t.id] = self.changed[t.id] = t
 
-    def fill_replicated(self, svc: ServiceRecord, mine: list[TaskRecord]) -> None:
-        by_slot: dict[int, list[TaskRecord]] = {}
-        for t in mine:
-            by_slot.setdefault(t.slot, []).append(t)
-        for slot in sorted(by_slot, reverse=True):  # the highest slots go first
-            ts = sorted(by_slot[slot], key=lambda t: (t.state != "running", -t.created, t.id))
-            if slot > svc.replicas or slot < 1:
-                for t in ts:
-                    self.end(t, "shutdown", f"scaled down to {svc.replicas}")
-            for t in ts[1:] if 1 <= slot <= svc.replicas else ():
-                self.end(t, "shutdown", f"slot {slot} has another task")
-        for slot in range(1, svc.replicas + 1):
-            if slot not in by_slot and self.restart_due(svc, slot=slot):
-                self.add(svc, slot=slot)
-
-    def fill_global(self, svc: ServiceRecord, mine: list[TaskRecord]) -> None:
-        eligible = {n.name for n in self.nodes.values() if n.state == "ready" and n.availability == "active"}
-        taken = set()
-        for t in mine:
-            if t.node is not None and t.node not in eligible and t.node in self.nodes \
-                    and self.nodes[t.node].state == "ready":
-                self.end(t, "shutdown", f"node {t.node} takes no tasks")
-            elif t.node is not None:
-                taken.add(t.node)
-        for node in sorted(eligible - taken):
-            if self.restart_due(svc, slot=0, node=node):
-                self.add(svc, slot=0, node=node, state="assigned")
-
-    def restart_due(self, svc: ServiceRecord, *, slot: int, node: str | None = None) -> bool:
+    def restart_due(self, new: TaskRecord) -> bool:
         """False while the slot's last task ended by itself less than RESTART_DELAY ago."""
-        ended = [t for t in self.tasks.values() if t.stack == svc.stack and t.service == svc.service
-                 and t.desired == "shutdown" and t.state in ("failed", "complete") and t.slot == slot
-                 and (node is None or t.node == node)]
+        ended = [t for t in self.tasks.values() if t.stack == new.stack and t.service == new.service
+                 and t.desired == "shutdown" and t.state in ("failed", "complete") and t.slot == new.slot
+                 and (new.slot != 0 or t.node == new.node)]
         if not ended:
             return True
         due = max(t.updated for t in ended) + RESTART_DELAY
@@ -201,33 +186,24 @@ class _Pass:
         self.wake = due if self.wake is None else min(self.wake, due)
         return False
 
-    def add(self, svc: ServiceRecord, *, slot: int, node: str | None = None, state: str = "pending") -> None:
-        t = TaskRecord(id=self.new_id(), stack=svc.stack, service=svc.service, slot=slot, node=node,
-                       desired="running", state=state,  # type: ignore[arg-type]
-                       spec_hash=svc.spec_hash, service_version=svc.version, leader_rev=self.leader_rev,
-                       created=self.now, updated=self.now)
-        self.tasks[t.id] = self.changed[t.id] = t
-
-    # -- 3. placement -------------------------------------------------------------------------------------
-
     def place_pending(self) -> None:
-        pending = [t for t in self.live() if t.node is None]
+        pending = [t for t in self.live() if t.state == "pending"]
         if not pending:
             return
-        placed = place(pending, list(self.nodes.values()), [t for t in self.live() if t.node is not None],
-                       {k: self.service_doc(*k) for k in self.services})
-        for t in pending:
-            where = placed.get(t.id)
-            if isinstance(where, str):
-                self.set(t, node=where, state="assigned", message="")
+        placed = [t for t in self.live() if t.state != "pending"]
+        specs = {k: self.service_doc(*k) for k in self.services}
+        for decision in schedule(pending, list(self.nodes.values()), placed, specs):
+            t = self.tasks[decision.task.id]
+            if isinstance(decision, Placement):
+                self.set(t, node=decision.node, state="assigned", message="")
             else:
-                self.set(t, state="pending", message=where.reason if where else "not placed")
+                self.set(t, state="pending", message=decision.message)
 
     # -- 4. engine actions ----------------------------------------------------------------------------------
 
     def start_tasks(self) -> None:
         for t in self.live():
-            if t.node is None or t.node not in self.observed or t.state not in ("assigned", "starting", "pending"):
+            if t.node is None or t.node not in self.observed or t.state not in ("assigned", "starting"):
                 continue
             c = self.by_task[t.node].get(t.id)
             if c is not None and c.running:
@@ -250,7 +226,7 @@ class _Pass:
 
     def start(self, t: TaskRecord, *, created: bool) -> None:
         assert t.node is not None
-        name = task_container_name(t)
+        name = container_name(t)
         svc = self.stacks[t.stack].document["services"][t.service]
         self.emit(t.node, Action("start_container", name, Reason("task", t.id), service=t.service, number=t.slot,
                                  needs=(f"create_container:{name}",) if created else (), engine=t.node,
@@ -272,12 +248,12 @@ class _Pass:
         ctx, needs = ProjectContext(stack.name), []
         for key in svc.get("networks") or {"default": None}:
             cfg = (stack.document.get("networks") or {}).get(key) or {}
-            name = network_name(stack.name, key, cfg)
+            name = str(cfg.get("name") or network_name(stack.name, key))
             if cfg.get("external") or name in view.networks:
                 continue
             body, labels = network_body(ctx, key, cfg)
             self.emit(node, Action("create_network", name, Reason("stack network"), engine=node,
-                                   params={"body": body, "labels": {**labels, L.STACK: stack.name}}))
+                                   params={"body": body, "labels": _own(labels, stack.name)}))
             needs.append(f"create_network:{name}")
         return needs
 
@@ -289,19 +265,19 @@ class _Pass:
             if not key or key not in declared:
                 continue
             cfg = declared[key] or {}
-            name = volume_name(stack.name, key, cfg)
+            name = str(cfg.get("name") or volume_name(stack.name, key))
             if cfg.get("external") or name in view.volumes:
                 continue
             body, labels = volume_body(ctx, key, cfg)
             self.emit(node, Action("create_volume", name, Reason("stack volume"), engine=node,
-                                   params={"body": body, "labels": {**labels, L.STACK: stack.name}}))
+                                   params={"body": body, "labels": _own(labels, stack.name)}))
             needs.append(f"create_volume:{name}")
         return needs
 
     def remove_stale(self) -> None:
         for node, view in sorted(self.observed.items()):
             for c in view.containers:
-                ref = task_ref(c.labels)
+                ref = task_of(c.labels)
                 if ref is None:
                     continue
                 t = self.tasks.get(ref.task)
@@ -347,12 +323,19 @@ def task_spec(stack: StackRecord, t: TaskRecord, *, leader_rev: int) -> Containe
     ref = image_ref(stack.name, t.service, stack.document["services"][t.service])
     spec = build_container_spec(stack.document, ProjectContext(stack.name), t.service, max(t.slot, 1),
                                 image_id=stack.images.get(ref) or None)
-    name = task_container_name(t)
+    name = container_name(t)
     config = dict(spec.config)
-    config["Labels"] = {**config.get("Labels", {}), **task_labels(t, leader_rev=leader_rev)}
+    config["Labels"] = container_labels(config.get("Labels", {}), t, leader_rev=leader_rev)
     config["HostConfig"] = {**config.get("HostConfig", {}), "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}}
     networks = {net: {**ep, "Aliases": [name, *ep.get("Aliases", [])[1:]]} for net, ep in spec.networks.items()}
     return ContainerSpec(name, config, networks, t.service)
+
+
+def _own(labels: Mapping[str, str], stack: str) -> dict[str, str]:
+    """A stack network's or volume's labels: the file's own and the stack's, not compose's (a compose
+    project of the same name on that node must not take them for its own)."""
+    return {**{k: v for k, v in labels.items() if not k.startswith("com.docker.compose.")},
+            **resource_labels(stack)}
 
 
 def node_actions(decision: Decision) -> Iterable[tuple[str, tuple[Action, ...]]]:

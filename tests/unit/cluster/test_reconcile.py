@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from stackctl import labels as L
-from stackctl.cluster.naming import task_container_name, task_labels
+from stackctl.cluster.naming import container_name, task_labels
 from stackctl.cluster.reconcile import RESTART_DELAY, Decision, NodeView, reconcile, task_spec
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
 from stackctl.plan.observed import ObservedContainer
@@ -52,7 +52,7 @@ def task(tid: int, slot: int, node_: str | None, *, state: str = "running", desi
 
 
 def container(t: TaskRecord, *, state: str = "running", exit_code: int | None = None, rev: int = 7) -> ObservedContainer:
-    return ObservedContainer(id=f"c{t.id}", name=task_container_name(t), service=t.service, number=t.slot,
+    return ObservedContainer(id=f"c{t.id}", name=container_name(t), service=t.service, number=t.slot,
                              state=state, exit_code=exit_code, labels=task_labels(t, leader_rev=rev))
 
 
@@ -76,14 +76,14 @@ def test_a_new_service_gets_one_task_per_slot_spread_over_the_nodes_and_started(
     assert sorted((t.slot, t.node, t.state) for t in d.put) == [(1, "n1", "starting"), (2, "n2", "starting"),
                                                                  (3, "n3", "starting")]
     t1 = next(t for t in d.put if t.slot == 1)
-    name = task_container_name(t1)
+    name = container_name(t1)
     assert name == f"shop_web.1.{t1.id}"
     assert kinds(d, "n1") == [f"create_container:{name}", f"start_container:{name}"]
     create = d.actions["n1"][0]
     assert create.spec is not None
     labels = create.spec.config["Labels"]
-    assert labels[L.TASK] == t1.id and labels[L.LEADER_REV] == "9" and labels[L.SLOT] == "1"
-    assert labels[L.STACK_NAMESPACE] == "shop" and labels[L.PROJECT] == "shop"
+    assert labels[L.TASK] == t1.id and labels[L.LEADER_REVISION] == "9" and labels[L.SLOT] == "1"
+    assert labels[L.STACK_NAMESPACE] == "shop" and L.PROJECT not in labels  # not a compose project's
     assert create.spec.config["HostConfig"]["RestartPolicy"]["Name"] == "no"
     assert create.spec.networks["shop_default"]["Aliases"][:2] == [name, "web"]
 
@@ -107,7 +107,7 @@ def test_scale_down_removes_the_highest_slots() -> None:
     d = run([svc(replicas=2)], ts, obs)
     assert sorted(t.slot for t in d.put if t.desired == "shutdown") == [3, 4, 5]
     removed = [a.target for acts in d.actions.values() for a in acts if a.kind == "remove_container"]
-    assert sorted(removed) == sorted(task_container_name(t) for t in ts[2:])
+    assert sorted(removed) == sorted(container_name(t) for t in ts[2:])
 
 
 def test_an_exited_container_fails_its_task_and_the_slot_is_refilled_after_the_restart_delay() -> None:
@@ -118,7 +118,7 @@ def test_an_exited_container_fails_its_task_and_the_slot_is_refilled_after_the_r
     assert (failed.desired, failed.state) == ("shutdown", "failed") and "137" in failed.message
     assert [x.id for x in d.put] == [t.id]  # no replacement yet: swarm's 5 s delay
     assert d.wake == NOW + RESTART_DELAY
-    assert kinds(d, "n1") == [f"remove_container:{task_container_name(t)}"]
+    assert kinds(d, "n1") == [f"remove_container:{container_name(t)}"]
     later = run([svc(replicas=1)], [failed], now=NOW + RESTART_DELAY)
     new = [x for x in later.put if x.desired == "running"]
     assert len(new) == 1 and new[0].slot == 1 and new[0].state == "starting"
@@ -145,14 +145,14 @@ def test_a_returning_node_has_its_stale_containers_removed_never_two_for_one_slo
     old = task(1, 1, "n1", state="orphaned", desired="shutdown")
     new = task(2, 1, "n3")
     d = run([svc(replicas=1)], [old, new], {"n1": view(container(old)), "n2": view(), "n3": view(container(new))})
-    assert kinds(d, "n1") == [f"remove_container:{task_container_name(old)}"]
+    assert kinds(d, "n1") == [f"remove_container:{container_name(old)}"]
     assert not d.actions.get("n3")
 
 
 def test_containers_of_unknown_tasks_are_removed() -> None:
     ghost = task(9, 1, "n2")  # made by a deposed leader whose write failed: no record
     d = run([svc(replicas=0)], [], {"n1": view(), "n2": view(container(ghost, rev=2)), "n3": view()})
-    assert kinds(d, "n2") == [f"remove_container:{task_container_name(ghost)}"]
+    assert kinds(d, "n2") == [f"remove_container:{container_name(ghost)}"]
 
 
 def test_an_unobserved_node_is_left_alone_until_declared_down() -> None:
@@ -167,14 +167,14 @@ def test_drain_moves_tasks_away_and_pause_takes_no_new_ones() -> None:
     d = run([svc(replicas=2)], [t], {"n1": view(container(t)), "n2": view(), "n3": view()}, nodes=nodes)
     assert next(x for x in d.put if x.id == t.id).desired == "shutdown"
     assert sorted((x.slot, x.node) for x in d.put if x.desired == "running") == [(1, "n3"), (2, "n3")]
-    assert kinds(d, "n1") == [f"remove_container:{task_container_name(t)}"]
+    assert kinds(d, "n1") == [f"remove_container:{container_name(t)}"]
 
 
 def test_no_node_leaves_the_task_pending_with_the_reason() -> None:
     nodes = [node("n1", state="down"), node("n2", availability="pause")]
     d = run([svc(replicas=1)], [], {"n2": view()}, nodes=nodes)
     assert [(x.state, x.node) for x in d.put] == [("pending", None)]
-    assert "1 node not ready" in d.put[0].message and "1 node paused or drained" in d.put[0].message
+    assert d.put[0].message == "1 node is not ready; 1 node is paused"
 
 
 def test_global_service_runs_one_task_per_ready_active_node() -> None:
@@ -182,7 +182,7 @@ def test_global_service_runs_one_task_per_ready_active_node() -> None:
     d = run([svc("agent", mode="global")], [], nodes=nodes)
     assert sorted((x.slot, x.node) for x in d.put) == [(0, "n1"), (0, "n3")]
     t = next(x for x in d.put if x.node == "n1")
-    assert task_container_name(t) == f"shop_agent.n1.{t.id}"
+    assert container_name(t) == f"shop_agent.n1.{t.id}"
 
 
 def test_missing_image_network_and_volume_are_made_on_the_node_first() -> None:
@@ -209,7 +209,7 @@ def test_a_removed_stack_s_tasks_are_shut_down_and_their_records_deleted() -> No
     d = reconcile([], [], [t], NODES, {"n1": view(container(t)), "n2": view(), "n3": view()}, now=NOW,
                   leader_rev=9, new_id=ids())
     assert [x.id for x in d.delete] == [t.id]
-    assert kinds(d, "n1") == [f"remove_container:{task_container_name(t)}"]
+    assert kinds(d, "n1") == [f"remove_container:{container_name(t)}"]
 
 
 def test_history_keeps_three_finished_tasks_per_slot() -> None:
@@ -222,7 +222,7 @@ def test_history_keeps_three_finished_tasks_per_slot() -> None:
 def test_a_created_but_not_started_container_is_started_not_created_again() -> None:
     t = task(1, 1, "n1", state="starting")
     d = run([svc(replicas=1)], [t], {"n1": view(container(t, state="created")), "n2": view(), "n3": view()})
-    assert kinds(d, "n1") == [f"start_container:{task_container_name(t)}"]
+    assert kinds(d, "n1") == [f"start_container:{container_name(t)}"]
 
 
 def test_task_spec_is_the_laptop_spec_renamed() -> None:
@@ -230,5 +230,4 @@ def test_task_spec_is_the_laptop_spec_renamed() -> None:
     spec = task_spec(STACK, t, leader_rev=4)
     assert spec.name == "shop_web.2.abcdefabcdef"
     assert spec.config["Image"] == "nginx:alpine"
-    assert spec.config["Labels"][L.IMAGE] == IMAGE_ID
-    assert spec.config["Labels"][L.CONTAINER_NUMBER] == "2"
+    assert spec.config["Labels"][L.SLOT] == "2"
