@@ -169,7 +169,12 @@ class Etcd:
 
     async def range(self, prefix: str) -> list[KV]:
         """Every key starting with ``prefix``, in key order."""
-        return parse_kvs(await self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}))
+        return (await self.range_at(prefix))[1]
+
+    async def range_at(self, prefix: str) -> tuple[int, list[KV]]:
+        """The revision read at (watch from it + 1 to miss nothing) and every key starting with ``prefix``."""
+        answer = await self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
+        return revision(answer), parse_kvs(answer)
 
     async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
         request: dict[str, Any] = {"key": b64(key), "value": b64(value)}
