@@ -72,8 +72,9 @@ class AgentConfig:
     def nodes(self) -> list[NodeSpec]:
         """The inventory's nodes, reached with the cluster key and known_hosts when the config names them."""
         nodes = list(load_inventory(self.inventory).nodes)
-        ssh = {k: v for k, v in (("identity_file", self.ssh_key), ("known_hosts", self.known_hosts)) if v}
-        return [dataclasses.replace(n, ssh=dataclasses.replace(n.ssh, **ssh)) for n in nodes]
+        return [dataclasses.replace(n, ssh=dataclasses.replace(
+            n.ssh, identity_file=self.ssh_key or n.ssh.identity_file,
+            known_hosts=self.known_hosts or n.ssh.known_hosts)) for n in nodes]
 
 
 class _Term:
@@ -96,13 +97,12 @@ async def run(config: AgentConfig, *, stop: asyncio.Event) -> None:
     etcd = Etcd(list(config.etcd))
     store = Store(etcd, config.cluster)
     started = time.time()
-    agent_key = f"{config.prefix}agents/{config.node}"
 
     async def register(lease: int, role: str = "standby") -> None:
         rec = AgentRecord(node=config.node, version=__version__, pid=os.getpid(), started=started,
                           role=role)  # type: ignore[arg-type]
         with contextlib.suppress(ClusterError):
-            await etcd.put(agent_key, rec.to_json(), lease=lease)
+            await store.register_agent(rec, lease=lease)
 
     leadership = Leadership(etcd, name=config.prefix + "election", node=config.node, on_lease=register)
     try:
@@ -120,7 +120,7 @@ async def run(config: AgentConfig, *, stop: asyncio.Event) -> None:
     finally:
         await leadership.resign()
         with contextlib.suppress(ClusterError):
-            await etcd.delete(agent_key)
+            await etcd.delete(store.agent_key(config.node))
         await etcd.aclose()
         log.info("%s stopped", config.node)
 

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 from stackctl import labels as L
 from stackctl.cluster.health import Facts, Health, node_updates
 from stackctl.cluster.reconcile import NodeView, reconcile
-from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
+from stackctl.cluster.state import NodeRecord, TaskRecord
+from stackctl.cluster.store import Snapshot
 from stackctl.drivers.docker_engine import DockerEngine
 from stackctl.drivers.ssh import SshTransport
 from stackctl.drivers.ssh_images import relay_image
@@ -44,17 +45,11 @@ APPLY_LIMIT = 8  # engine calls at once per node
 class StateStore(Protocol):
     """The part of cluster/store.Store the leader uses."""
 
-    async def stacks(self) -> list[StackRecord]: ...
+    async def snapshot(self) -> Snapshot: ...
 
-    async def services(self, stack: str | None = None) -> list[ServiceRecord]: ...
+    async def write_tasks(self, fence: Any, put: Sequence[TaskRecord], delete: Sequence[TaskRecord] = ()) -> None: ...
 
-    async def tasks(self, stack: str | None = None, service: str | None = None) -> list[TaskRecord]: ...
-
-    async def nodes(self) -> list[NodeRecord]: ...
-
-    async def write_tasks(self, fence: Any, put: list[TaskRecord], delete: Sequence[TaskRecord] = ()) -> None: ...
-
-    async def write_nodes(self, fence: Any, nodes: list[NodeRecord]) -> None: ...
+    async def write_nodes(self, fence: Any, nodes: Sequence[NodeRecord]) -> None: ...
 
 
 class Term(Protocol):
@@ -139,9 +134,10 @@ class Leader:
     async def one_pass(self) -> None:
         views = await self.observe_all()
         now = self.clock()
-        nodes = await self.update_nodes(await self.store.nodes(), now)
-        stacks, services, tasks = await asyncio.gather(self.store.stacks(), self.store.services(), self.store.tasks())
-        tasks, failed = self.take_failures(tasks, now)
+        state = await self.store.snapshot()
+        nodes = await self.update_nodes(state.nodes, now)
+        stacks, services = state.stacks, state.services
+        tasks, failed = self.take_failures(state.tasks, now)
         decision = reconcile(stacks, services, tasks, nodes, views, now=now, leader_rev=self.term.revision,
                              new_id=new_task_id)
         put = {t.id: t for t in failed} | {t.id: t for t in decision.put}
