@@ -215,3 +215,16 @@ def test_requirements_read_the_typed_model_too() -> None:
     svc = spec(placement={"constraints": ["node.role==manager"], "max_replicas_per_node": 3},
                resources={"reservations": {"cpus": 1.5, "memory": "1073741824"}})
     assert requirements(Service.from_dict(svc)) == requirements(svc)
+
+
+def test_reasons_follow_the_order_the_constraints_are_written() -> None:
+    svc = spec(placement={"constraints": ["node.labels.zone==z9", "node.role==manager"]})
+    assert reasons(schedule(tasks(1), [node("n1"), node("m1", role="manager")], [], {("shop", "web"): svc})) == [
+        "no node with node.labels.zone==z9; 1 node without node.role==manager"]
+
+
+def test_a_task_given_as_running_too_is_not_counted_twice() -> None:
+    pinned = task("agent", 0, node_name="n1")
+    svc = {("shop", "agent"): spec(mode="global", resources={"reservations": {"memory": str(2 * GiB)}})}
+    out = schedule([pinned], [node("n1", memory=2 * GiB)], [pinned], svc)
+    assert isinstance(out[0], Placement)
