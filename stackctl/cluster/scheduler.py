@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.cluster.constraints import Constraint, parse_constraints, parse_spreads
-from stackctl.cluster.state import NodeRecord, TaskRecord
+from stackctl.cluster.state import NodeRecord, StackRecord, TaskRecord
 from stackctl.engine.durations import size_bytes
 from stackctl.errors import SchedulingError
 from stackctl.model import reading
@@ -77,6 +77,11 @@ def requirements(service: Any, *, path: str = "service", ingress_binds_host: boo
         cpus=float(cpus or 0.0), memory=memory_bytes,
         ports=reading.host_bound_ports(service, ingress=ingress_binds_host),
         max_per_node=reading.max_replicas_per_node(service) or 0)
+
+
+def specs_of(stacks: Iterable[StackRecord]) -> dict[ServiceKey, Any]:
+    """The ``service_specs`` argument of :func:`schedule`: each service's canonical dict by (stack, service)."""
+    return {(st.name, name): svc for st in stacks for name, svc in (st.document.get("services") or {}).items()}
 
 
 def check_document(document: Mapping[str, Any]) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stackctl.cluster.scheduler import Placement, Unplaced, check_document, requirements, schedule
-from stackctl.cluster.state import NodeRecord, TaskRecord
+from stackctl.cluster.scheduler import Placement, Unplaced, check_document, requirements, schedule, specs_of
+from stackctl.cluster.state import NodeRecord, StackRecord, TaskRecord
 from stackctl.errors import SchedulingError
 
 GiB = 1 << 30
@@ -228,3 +228,10 @@ def test_a_task_given_as_running_too_is_not_counted_twice() -> None:
     svc = {("shop", "agent"): spec(mode="global", resources={"reservations": {"memory": str(2 * GiB)}})}
     out = schedule([pinned], [node("n1", memory=2 * GiB)], [pinned], svc)
     assert isinstance(out[0], Placement)
+
+
+def test_specs_of_stacks_feed_the_scheduler() -> None:
+    shop = StackRecord(name="shop", document={"services": {"web": spec(placement={"max_replicas_per_node": 1})}},
+                       version=1)
+    out = schedule(tasks(2), [node("n1")], [], specs_of([shop]))
+    assert placed(out) == {"n1": 1}
