@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.cluster.constraints import Constraint, parse_constraints, parse_spreads
-from stackctl.cluster.state import NodeRecord, TaskRecord
+from stackctl.cluster.state import NodeRecord, StackRecord, TaskRecord
 from stackctl.engine.durations import size_bytes
 from stackctl.errors import SchedulingError
 from stackctl.model import reading
@@ -77,6 +77,11 @@ def requirements(service: Any, *, path: str = "service", ingress_binds_host: boo
         cpus=float(cpus or 0.0), memory=memory_bytes,
         ports=reading.host_bound_ports(service, ingress=ingress_binds_host),
         max_per_node=reading.max_replicas_per_node(service) or 0)
+
+
+def specs_of(stacks: Iterable[StackRecord]) -> dict[ServiceKey, Any]:
+    """The ``service_specs`` argument of :func:`schedule`: each service's canonical dict by (stack, service)."""
+    return {(st.name, name): svc for st in stacks for name, svc in (st.document.get("services") or {}).items()}
 
 
 def check_document(document: Mapping[str, Any]) -> None:
@@ -218,7 +223,8 @@ def schedule(tasks: Sequence[TaskRecord], nodes: Sequence[NodeRecord], running_t
              ) -> list[Placement | Unplaced]:
     """Place ``tasks`` (those without a node go where spread says; those with one, global mode, are
     checked there) given the ``running_tasks`` already on nodes and each service's canonical dict by
-    ``(stack, service)``. One decision per task, in the order given."""
+    ``(stack, service)`` (``running_tasks`` may include ``tasks``: those are not counted twice). One
+    decision per task, in the order given."""
     reqs: dict[ServiceKey, Requirements] = {}
 
     def req_of(key: ServiceKey) -> Requirements:
@@ -229,8 +235,9 @@ def schedule(tasks: Sequence[TaskRecord], nodes: Sequence[NodeRecord], running_t
         return reqs[key]
 
     state = {n.name: _Node(n, cpus=n.cpus, memory=n.memory) for n in nodes}
+    placing = {t.id for t in tasks}
     for task in running_tasks:
-        if live_on_node(task) and task.node in state:
+        if live_on_node(task) and task.node in state and task.id not in placing:
             key = (task.stack, task.service)
             state[task.node].place(key, req_of(key))
     batches: dict[ServiceKey, list[int]] = {}
@@ -297,7 +304,9 @@ def _reasons(nodes: Iterable[_Node], key: ServiceKey, req: Requirements) -> tupl
             counts[reason] = counts.get(reason, 0) + 1
     if not total:
         return ("no nodes in the cluster",)
-    ordered = sorted(counts, key=lambda r: (_ORDER.index(r[0]), r[1]))
+    written = [c.text for c in req.constraints]
+    ordered = sorted(counts, key=lambda r: (_ORDER.index(r[0]), written.index(r[1]) if r[0] == "constraint" else 0,
+                                            r[1]))
     return tuple(_phrase(kind, detail, counts[(kind, detail)], candidates, key=key)
                  for kind, detail in ordered) or ("no node accepts the task",)
 

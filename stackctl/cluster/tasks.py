@@ -131,7 +131,7 @@ def _global(svc: ServiceRecord, req: Requirements, tasks: list[TaskRecord],
             nodes: Mapping[str, NodeRecord], made: Made) -> Plan:
     live, remove = _one_per(tasks, lambda t: t.node or "")
     kept: list[TaskRecord] = []
-    for task in live:
+    for task in sorted(live, key=lambda t: t.node or ""):
         node = nodes.get(task.node or "")
         if node is None:
             remove.append((task, f"node {task.node} left the cluster" if task.node else "global task without a node"))
