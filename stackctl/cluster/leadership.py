@@ -98,6 +98,9 @@ class Leadership:
         return self.election.fence()
 
     async def wait_elected(self) -> LeaderKey:
+        """Returns the leader key once this agent leads (starts campaigning if :meth:`start` was not called);
+        raises :class:`Deposed` (or the etcd error that stopped it) when it stopped campaigning."""
+        self.start()
         async with self._changed:
             await self._changed.wait_for(lambda: self.is_leader() or self._finished())
         if not self.is_leader():

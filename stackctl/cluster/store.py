@@ -106,7 +106,8 @@ class Store:
         under = f"{_name('stack', stack)}/" if stack is not None else ""
         if stack is not None and service is not None:
             under += f"{_name('service', service)}/"
-        return await self._records(f"{self.prefix}tasks/{under}", TaskRecord)
+        tasks = await self._records(f"{self.prefix}tasks/{under}", TaskRecord)
+        return tasks if service is None or stack is not None else [t for t in tasks if t.service == service]
 
     async def nodes(self) -> list[NodeRecord]:
         return await self._records(self.prefix + "nodes/", NodeRecord)

@@ -24,8 +24,7 @@ PURE = sorted(
     + [PKG / "engine" / name for name in ("container_config.py", "mounts.py", "durations.py", "images.py", "bind.py")]
     + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
     + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
-                                           "election.py", "naming.py", "state.py", "health.py")
-       if (PKG / "cluster" / name).exists()]
+                                           "election.py", "naming.py", "state.py", "health.py", "kv.py")]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",
                      "importlib"}  # importlib: looking for installed modules is I/O too

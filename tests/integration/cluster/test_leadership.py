@@ -174,3 +174,27 @@ def test_leader_keeps_leading_when_an_etcd_member_dies(etcd3: EtcdCluster, prefi
         for agent in agents:
             await agent.close()
     run(main)
+
+
+def test_manager_lost_with_its_etcd_raft_leader(etcd3: EtcdCluster, prefix: str) -> None:
+    """A manager stops whole: its agent (the leader) and its etcd member (the raft leader) at once. Each
+    agent talks to its own member only, as on the managers. etcd's new raft leader extends every lease by
+    an election timeout when it takes over, so this takes longer than an agent's death alone."""
+    from tests.integration.cluster.test_etcd_client import raft_leader_index
+
+    async def main() -> None:
+        raft = await raft_leader_index(etcd3)
+        other = (raft + 1) % 3
+        leader = Agent([etcd3.endpoints[raft]], "c", "n-raft")
+        await leader.leadership.wait_elected()
+        standby = Agent([etcd3.endpoints[other]], "c", "n-other")
+        waiting = asyncio.create_task(first_fenced_write(standby))
+        await asyncio.sleep(0.5)
+        killed = time.monotonic()
+        leader.kill()
+        etcd3.stop(raft)
+        took = await asyncio.wait_for(waiting, 15) - killed
+        print(f"\nmanager lost with the etcd raft leader -> new leader's first fenced write: {took:.2f} s")
+        assert took <= 6.0
+        await standby.close()
+    run(main)
