@@ -13,7 +13,8 @@ class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
     ├── ExecutionError            applying a plan failed (the failed and skipped services are named)
     ├── SchedulingError           no node can take a task (the reasons per filter are named)
     ├── ClusterError              inventory, election, etcd coordination
-    │   └── InventoryError        an inventory file is wrong: every Problem (cluster/inventory.py)
+    │   ├── InventoryError        an inventory file is wrong: every Problem (cluster/inventory.py)
+    │   └── InitRefused           `cluster init` cannot go on: one line per node (cluster/setup.py)
     ├── DriverError               the engine or the SSH transport failed (carries node, service)
     │   ├── EngineUnavailable     dockerd not running / socket permission denied
     │   ├── HostKeyError          unknown or changed SSH host key

@@ -126,9 +126,13 @@ def _init(args: argparse.Namespace) -> int:
         print(f"  {line}", file=sys.stderr, flush=True)
 
     report = asyncio.run(init_cluster(inv, now=datetime.datetime.now(datetime.UTC), log=log))
-    for node, changes in report.changes.items():
-        for what in changes:
-            print(f"  {node}: {what}")
+    for node, changes in sorted(report.changes.items()):
+        wrote = [c for c in changes if c.startswith("wrote ")]
+        said = [c for c in changes if not c.startswith("wrote ")]
+        if wrote:
+            said.insert(1 if said and said[0].startswith("installed") else 0,
+                        f"wrote {len(wrote)} file{'s' if len(wrote) != 1 else ''}")
+        print(f"  {node}: {'; '.join(said)}")
     for note in report.notes:
         print(f"  note: {note}")
     members = f"etcd {len(report.members)} member{'s' if len(report.members) != 1 else ''} healthy"

@@ -85,19 +85,28 @@ def check_managers(inventory: Inventory) -> None:
                            "each, so that a majority survives a loss)")
 
 
+def agent_bundle(archive: bool) -> ssh_install.Bundle:
+    """This stackctl with what the agent imports (``archive=False``: its identity only)."""
+    return ssh_install.build_bundle(distributions=ssh_install.AGENT_DISTRIBUTIONS, archive=archive)
+
+
 async def init_cluster(inventory: Inventory, *, now: datetime.datetime, log: Log = lambda _: None,
-                       bundle: Callable[[], ssh_install.Bundle] | None = None) -> InitReport:
+                       bundle: Callable[[bool], ssh_install.Bundle] = agent_bundle) -> InitReport:
     """Run ``cluster init`` over ``inventory``; ``log`` receives progress lines (never a secret)."""
     check_managers(inventory)
     started = time.monotonic()
     report = InitReport(inventory.name)
-    make_bundle = bundle or (lambda: ssh_install.build_bundle(distributions=ssh_install.AGENT_DISTRIBUTIONS))
     async with SshTransport(inventory.nodes) as transport:
-        built, _ = await asyncio.gather(  # the archive is made while the connections are
-            asyncio.to_thread(make_bundle),
+        identity, _ = await asyncio.gather(  # the bundle's digest is computed while connecting
+            asyncio.to_thread(bundle, False),
             _each(inventory.nodes, lambda n: transport.session(n.name).connection()))
-        facts = await _preflight(transport, inventory, built)
-        await _install(transport, facts, built, report, log)
+        facts = await _preflight(transport, inventory, identity)
+        if not all(f.install.present for f in facts.values()):
+            built = await asyncio.to_thread(bundle, True)
+            if built.digest != identity.digest:
+                raise ClusterError("stackctl changed on this machine while cluster init ran; run it again")
+            await _install(transport, facts, built, report, log)
+        _native_notes(facts, identity, report)
         secrets = await _secrets(transport, inventory, now=now, report=report)
         known_hosts = await _known_hosts(transport, inventory)
         restarts: dict[str, list[str]] = {}
@@ -105,7 +114,7 @@ async def init_cluster(inventory: Inventory, *, now: datetime.datetime, log: Log
             transport.session(m.name), inventory, facts[m.name], secrets, known_hosts, report, restarts))
         await _each(inventory.nodes, lambda n: _authorize(transport.session(n.name), secrets.ssh_public,
                                                           inventory.name, report))
-        log("starting etcd and the agent on the managers")
+        log("etcd and the agent on the managers")
         await _each(inventory.managers, lambda m: _services(transport.session(m.name), restarts.get(m.name, []),
                                                             report))
         report.members = await _wait_etcd(transport, inventory)
@@ -179,6 +188,9 @@ async def _install(transport: SshTransport, facts: dict[str, NodeFacts], bundle:
         report.add(node.name, f"installed stackctl {bundle.dirname}")
 
     await _each([facts[n].node for n in facts], one)
+
+
+def _native_notes(facts: dict[str, NodeFacts], bundle: ssh_install.Bundle, report: InitReport) -> None:
     for name, fact in facts.items():
         if not fact.install.native:
             report.notes.append(f"{name}: python3 there is {fact.install.python_version}, not {bundle.python}: "

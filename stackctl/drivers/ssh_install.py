@@ -32,6 +32,7 @@ sessions. Anything with ``run(command, input=…, check=…)`` returning exit st
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -139,8 +140,11 @@ def _distribution_files(name: str) -> Iterator[tuple[str, Path]]:
             yield "/".join(parts), path
 
 
-def build_bundle(*, distributions: Sequence[str] = ()) -> Bundle:
-    """The archive of the running stackctl (and PyYAML, or the named installed ``distributions``)."""
+def build_bundle(*, distributions: Sequence[str] = (), archive: bool = True) -> Bundle:
+    """The archive of the running stackctl (and PyYAML, or the named installed ``distributions``).
+
+    ``archive=False``: only its identity (version, digest; ``archive`` empty), to see whether a
+    machine already has it without compressing anything."""
     import yaml
 
     import stackctl
@@ -151,19 +155,21 @@ def build_bundle(*, distributions: Sequence[str] = ()) -> Bundle:
             files.update(_distribution_files(name))
     else:
         files.update(_package_files(Path(yaml.__file__).parent, keep_native=None))
-    return _archive(sorted(files.items()), version=stackctl.__version__)
+    return _archive(sorted(files.items()), version=stackctl.__version__, make=archive)
 
 
-def _archive(files: list[tuple[str, Path]], *, version: str) -> Bundle:
+def _archive(files: list[tuple[str, Path]], *, version: str, make: bool) -> Bundle:
     digest = hashlib.sha256()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+    with contextlib.ExitStack() as stack:
+        tar = stack.enter_context(tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6)) if make else None
         for rel, path in files:
             data = path.read_bytes()
             digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-            info = tarfile.TarInfo(rel)
-            info.size, info.mode, info.mtime = len(data), 0o644, int(path.stat().st_mtime)
-            tar.addfile(info, io.BytesIO(data))
+            if tar is not None:
+                info = tarfile.TarInfo(rel)
+                info.size, info.mode, info.mtime = len(data), 0o644, int(path.stat().st_mtime)
+                tar.addfile(info, io.BytesIO(data))
     return Bundle(version=version, digest=digest.hexdigest(), archive=buffer.getvalue(),
                   python=f"{sys.version_info[0]}.{sys.version_info[1]}", machine=platform.machine())
 
