@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import itertools
 import pathlib
 import tarfile
 
@@ -52,7 +53,7 @@ def test_the_cluster_ssh_key_is_read_back_to_the_same_public_line() -> None:
 
 def test_etcd_serves_clients_on_loopback_only_and_peers_with_the_cluster_ca() -> None:
     argv = init_files.etcd_argv("prod", M1, [M1, M2], etcd="/usr/bin/etcd")
-    flags = {a: b for a, b in zip(argv, argv[1:]) if a.startswith("--") and not b.startswith("--")}
+    flags = {a: b for a, b in itertools.pairwise(argv) if a.startswith("--") and not b.startswith("--")}
     assert flags["--listen-client-urls"] == "http://127.0.0.1:2379"
     assert flags["--listen-peer-urls"] == "https://10.0.0.11:2380"
     assert flags["--initial-cluster"] == "m1=https://10.0.0.11:2380,m2=https://10.0.0.12:2380"
