@@ -114,7 +114,7 @@ async def init_cluster(inventory: Inventory, *, now: datetime.datetime, log: Log
             transport.session(m.name), inventory, facts[m.name], secrets, known_hosts, report, restarts))
         await _each(inventory.nodes, lambda n: _authorize(transport.session(n.name), secrets.ssh_public,
                                                           inventory.name, report))
-        log("etcd and the agent on the managers")
+        log("etcd and the agent on the managers: starting what is not running")
         await _each(inventory.managers, lambda m: _services(transport.session(m.name), restarts.get(m.name, []),
                                                             report))
         report.members = await _wait_etcd(transport, inventory)
