@@ -17,7 +17,8 @@ class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
     │   ├── StateError            a cluster record read from etcd is malformed (cluster/state.py)
     │   ├── EtcdError             etcd answered an error (cluster/etcd.py)
     │   ├── EtcdUnavailable       no etcd endpoint answers; names the endpoints tried (cluster/etcd.py)
-    │   └── Deposed               a leader write's fence failed: this agent is no longer the leader
+    │   ├── Deposed               a leader write's fence failed: this agent is no longer the leader
+    │   └── InitRefused           `cluster init` cannot go on: one line per node (cluster/setup.py)
     ├── DriverError               the engine or the SSH transport failed (carries node, service)
     │   ├── EngineUnavailable     dockerd not running / socket permission denied
     │   ├── HostKeyError          unknown or changed SSH host key

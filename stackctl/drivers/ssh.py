@@ -177,14 +177,17 @@ class SshSession:
 
     # -- commands ---------------------------------------------------------------------------------
 
-    async def run(self, command: str | Sequence[str], *, timeout: float = 60, input: str | None = None,
+    async def run(self, command: str | Sequence[str], *, timeout: float = 60, input: str | bytes | None = None,
                   check: bool = True) -> CommandResult:
-        """Run a command on the node; a lost connection is re-made once before the command starts."""
+        """Run a command on the node; a lost connection is re-made once before the command starts.
+
+        ``input`` (text or bytes: an archive) is sent on standard input, then closed."""
         text = command if isinstance(command, str) else shlex.join(command)
+        data = input.encode() if isinstance(input, str) else input
         for attempt in (1, 2):
             conn = await self.connection()
             try:
-                proc = await conn.run(text, input=input, timeout=timeout, check=False)
+                proc = await conn.run(text, input=data, timeout=timeout, check=False, encoding=None)
                 break
             except asyncssh.TimeoutError as exc:
                 raise CommandTimeout(f"node {self.node.name}: `{text}` did not finish within {timeout:g} s",
