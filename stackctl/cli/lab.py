@@ -1,6 +1,6 @@
 """`stackctl lab …`: a multi-node cluster on this Linux machine (namespaced nodes with sshd + dockerd).
 
-Environment: ``STACKCTL_LAB_ROOT`` (default /var/lib/stackctl/lab) holds the labs' files,
+Environment: ``STACKCTL_LAB_ROOT`` (default /var/lib/stackctl-lab) holds the labs' files,
 ``STACKCTL_LAB_RUN`` (default /run/stackctl/lab) their persistent namespaces; named clusters go to
 ``STACKCTL_HOME`` like ``stackctl cluster``.
 """
@@ -56,7 +56,7 @@ def _roots() -> Any:
     from stackctl.lab.lab import Roots, check_host
 
     check_host(platform=sys.platform, euid=os.geteuid() if hasattr(os, "geteuid") else -1)
-    return Roots(state=pathlib.Path(os.environ.get("STACKCTL_LAB_ROOT", "/var/lib/stackctl/lab")),
+    return Roots(state=pathlib.Path(os.environ.get("STACKCTL_LAB_ROOT", "/var/lib/stackctl-lab")),
                  run=pathlib.Path(os.environ.get("STACKCTL_LAB_RUN", "/run/stackctl/lab")),
                  clusters=store_from_env())
 

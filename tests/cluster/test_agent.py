@@ -70,7 +70,7 @@ class Lab:
 def the_lab(request: pytest.FixtureRequest) -> Lab:
     name = os.environ.get("STACKCTL_AGENT_LAB")
     if name:
-        root = pathlib.Path(os.environ.get("STACKCTL_LAB_ROOT", "/var/lib/stackctl/lab"))
+        root = pathlib.Path(os.environ.get("STACKCTL_LAB_ROOT", "/var/lib/stackctl-lab"))
         return Lab(name, root / name / "inventory.json", dict(os.environ))
     lab = request.getfixturevalue("lab")
     return Lab(lab.name, lab.inventory_file, lab.env)
