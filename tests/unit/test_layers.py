@@ -24,7 +24,8 @@ PURE = sorted(
     + [PKG / "engine" / name for name in ("container_config.py", "durations.py", "images.py")]
     + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
     + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "reconcile.py", "election.py", "naming.py",
-                                           "state.py") if (PKG / "cluster" / name).exists()]
+                                           "state.py", "deploy.py", "views.py", "converge.py")
+       if (PKG / "cluster" / name).exists()]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",
                      "importlib"}  # importlib: looking for installed modules is I/O too
