@@ -7,11 +7,15 @@ in the transport's 0700 directory) and gives ``cc.store``, a :class:`~stackctl.c
 an :class:`~stackctl.cluster.etcd.Etcd` on ``unix://…``. A manager that cannot be reached, or whose etcd
 does not answer, is skipped for the next; when none answers the error names each one's reason.
 ``cc.transport`` reaches every node (image shipping, logs).
+
+The port is 2379 unless the inventory's ``etcd.endpoints`` names a loopback one
+(``http://127.0.0.1:PORT``): the endpoints are as a manager sees them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +27,15 @@ from stackctl.drivers.ssh import SshTransport
 from stackctl.errors import ClusterError, DriverError, EtcdError, EtcdUnavailable
 
 ETCD_HOST, ETCD_PORT = "127.0.0.1", 2379
+
+
+def etcd_port(inventory: Inventory) -> int:
+    """The managers' loopback etcd port: from a loopback endpoint of the inventory, else 2379."""
+    for url in inventory.etcd_endpoints:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.hostname in ("127.0.0.1", "localhost") and parsed.port:
+            return parsed.port
+    return ETCD_PORT
 
 
 class NoManager(ClusterError):
@@ -68,21 +81,22 @@ async def _first_manager(inventory: Inventory, transport: SshTransport, *,
     if not managers:
         raise NoManager(f"{inventory.file}: no node has role manager: the cluster's state lives on the managers")
     reasons: list[str] = []
+    port = etcd_port(inventory)
     for node in managers:
         try:
-            return (node.name, *await _connect(transport, node.name, etcd_timeout=etcd_timeout))
+            return (node.name, *await _connect(transport, node.name, port, etcd_timeout=etcd_timeout))
         except DriverError as exc:
             reasons.append(str(exc))
         except (EtcdUnavailable, EtcdError) as exc:
-            reasons.append(f"node {node.name}: etcd does not answer on its {ETCD_HOST}:{ETCD_PORT} (has "
+            reasons.append(f"node {node.name}: etcd does not answer on its {ETCD_HOST}:{port} (has "
                            f"`stackctl cluster init` run?): {type(exc).__name__}")
     raise NoManager(f"no manager of cluster {inventory.name} answers: " + "; ".join(reasons))
 
 
-async def _connect(transport: SshTransport, name: str, *, etcd_timeout: float) -> tuple[Any, Etcd]:
+async def _connect(transport: SshTransport, name: str, port: int, *, etcd_timeout: float) -> tuple[Any, Etcd]:
     session = transport.session(name)
     path = transport.socket_dir / f"etcd-{name}.sock"
-    listener = await session.forward_to_port(path, ETCD_HOST, ETCD_PORT)
+    listener = await session.forward_to_port(path, ETCD_HOST, port)
     etcd = Etcd([f"unix://{path}"], timeout=etcd_timeout)
     try:
         await etcd.status()

@@ -7,9 +7,21 @@ import json
 
 from stackctl.cluster.converge import progress
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
-from stackctl.cluster.views import (find_service, human_duration, json_lines, manager_status, node_fields,
-                                    service_id, service_rows, service_table, stack_rows, stack_table, table,
-                                    task_rows, task_table)
+from stackctl.cluster.views import (
+    find_service,
+    human_duration,
+    json_lines,
+    manager_status,
+    node_fields,
+    service_id,
+    service_rows,
+    service_table,
+    stack_rows,
+    stack_table,
+    table,
+    task_rows,
+    task_table,
+)
 
 DOC = {"services": {"web": {"image": "nginx:1", "ports": [{"mode": "ingress", "target": 80, "published": "8080",
                                                            "protocol": "tcp"}]},
