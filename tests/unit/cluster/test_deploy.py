@@ -25,8 +25,8 @@ def refusal(document: dict[str, Any]) -> list[str]:
 
 def test_dnsrr_is_refused_in_one_line_naming_the_key() -> None:
     lines = refusal(doc(web={"image": "nginx", "deploy": {"endpoint_mode": "dnsrr"}}))
-    assert lines == ["compose.yaml: services.web.deploy.endpoint_mode: dnsrr cannot work in a stackctl cluster: "
-                     "every service is reached through its virtual IP (remove it, or use vip)"]
+    assert lines == [("compose.yaml: services.web.deploy.endpoint_mode: dnsrr cannot work in a stackctl cluster: "
+                     "every service is reached through its virtual IP (remove it, or use vip)")]
 
 
 @pytest.mark.parametrize("service, path, words", [
