@@ -48,8 +48,9 @@ def _probe(inventory: Any, names: list[str] | None, timeout: float) -> tuple[lis
 
     async def go() -> tuple[list[Any], dict[str, Any]]:
         async with SshTransport(inventory.nodes, connect_timeout=timeout, retries=0) as transport:
-            return await asyncio.gather(probe_nodes(transport, names=names, timeout=timeout),
-                                        _cluster_fields(inventory, transport, timeout))
+            statuses, fields = await asyncio.gather(probe_nodes(transport, names=names, timeout=timeout),
+                                                    _cluster_fields(inventory, transport, timeout))
+            return list(statuses), fields
 
     return asyncio.run(go())
 
