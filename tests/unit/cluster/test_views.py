@@ -135,3 +135,27 @@ def test_a_slot_failing_again_and_again_fails_the_deploy_early() -> None:
 def test_global_service_without_tasks_is_not_converged() -> None:
     (p,) = progress([DB], [], since=0.0)
     assert not p.converged and p.desired == 0 and "no task yet" in p.reasons[0]
+
+
+def test_progress_prints_a_line_per_change_or_redraws_on_a_terminal() -> None:
+    import io
+
+    from stackctl.cli._swarm import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    starting = progress([WEB], [task("a", slot=1), task("b", slot=2, state="starting"), task("c", slot=3)], since=0)
+    running = progress([WEB], [task("a", slot=1), task("b", slot=2), task("c", slot=3)], since=0)
+    plain = io.StringIO()
+    show = Progress(plain)
+    for state in (starting, starting, running):
+        show(state)
+    assert plain.getvalue().splitlines() == ["web: 2/3 running (shop_web.2: starting on node1)", "web: 3/3 running"]
+    tty = Tty()
+    show = Progress(tty)
+    show(starting)
+    show(running)
+    assert tty.getvalue() == ("\x1b[2Kweb: 2/3 running (shop_web.2: starting on node1)\n"
+                              "\x1b[1F\x1b[2Kweb: 3/3 running\n")
