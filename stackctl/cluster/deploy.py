@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackctl.cluster.state import ServiceRecord, StackRecord, valid_name
-from stackctl.errors import Problem, SpecError
+from stackctl.cluster.scheduler import requirements
+from stackctl.errors import Problem, SchedulingError, SpecError
 from stackctl.model.reading import replicas_of
 from stackctl.plan.hashing import service_hash
 
 # Keys of a service that a cluster task does not use; like `docker stack deploy`, a warning names them.
 IGNORED_KEYS = ("build", "container_name", "restart", "links", "external_links", "depends_on", "cgroup_parent",
                 "userns_mode")
-CONSTRAINT = re.compile(r"^\s*(node\.(?:role|hostname|id|labels\.[^=!\s]+))\s*(==|!=)\s*(\S.*?)\s*$")
-SUPPORTED_CONSTRAINTS = "node.role, node.hostname, node.id or node.labels.X with == or !="
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -81,10 +80,10 @@ def _service_problems(svc: Mapping[str, Any], *, where: str, file: str) -> list[
                                                                   "(remove it, or use vip)"))
     if mode == "global" and deploy.get("replicas") is not None:
         out.append(Problem(file, f"{where}.deploy.replicas", "replicas can only be used with replicated mode"))
-    for i, expr in enumerate((deploy.get("placement") or {}).get("constraints") or ()):
-        if not CONSTRAINT.match(str(expr)):
-            out.append(Problem(file, f"{where}.deploy.placement.constraints[{i}]",
-                               f"{expr!r} is not a constraint a stackctl cluster knows ({SUPPORTED_CONSTRAINTS})"))
+    try:
+        requirements(svc, path=where)  # the scheduler's own reading: constraints, spread, reservations
+    except SchedulingError as exc:
+        out.append(Problem(file, "", str(exc)))
     network_mode = str(svc.get("network_mode") or "")
     if network_mode.startswith(("service:", "container:")):
         out.append(Problem(file, f"{where}.network_mode", f"{network_mode!r} cannot work in a cluster: the other "

@@ -17,7 +17,8 @@ from typing import Any
 
 from stackctl.cluster.client import ClusterClient
 from stackctl.cluster.converge import ServiceProgress, progress
-from stackctl.cluster.deploy import CONSTRAINT, Prepared, records
+from stackctl.cluster.deploy import Prepared, records
+from stackctl.cluster.scheduler import requirements
 from stackctl.cluster.state import NodeRecord, ServiceRecord
 from stackctl.cluster.store import Store
 from stackctl.drivers.ssh_images import ShipResult, local_image_id, ship_image
@@ -57,22 +58,11 @@ async def local_image_ids(refs: Sequence[str]) -> dict[str, str]:
     return {r: i for r, i in zip(refs, found) if i}
 
 
-def _constraint_ok(expr: str, node: NodeRecord) -> bool:
-    match = CONSTRAINT.match(expr)
-    if not match:
-        return True
-    key, op, value = match.groups()
-    actual = {"node.role": node.role, "node.hostname": node.name, "node.id": node.name}.get(key)
-    if key.startswith("node.labels."):
-        actual = node.labels.get(key[len("node.labels."):])
-    return (actual == value) == (op == "==")
-
-
 def candidate_nodes(svc: Mapping[str, Any], nodes: Sequence[NodeRecord]) -> list[str]:
     """Nodes that may run a task of ``svc``: not down, not drained, its constraints met."""
-    constraints = ((svc.get("deploy") or {}).get("placement") or {}).get("constraints") or ()
+    constraints = requirements(svc).constraints
     return [n.name for n in nodes if n.state != "down" and n.availability != "drain"
-            and all(_constraint_ok(str(c), n) for c in constraints)]
+            and all(c.matches(n) for c in constraints)]
 
 
 async def _reachable(cc: ClusterClient, names: Sequence[str], timeout: float) -> tuple[list[str], list[str]]:

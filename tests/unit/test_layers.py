@@ -23,8 +23,9 @@ PURE = sorted(
     + list((PKG / "plan").rglob("*.py"))
     + [PKG / "engine" / name for name in ("container_config.py", "durations.py", "images.py")]
     + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
-    + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "reconcile.py", "election.py", "naming.py",
-                                           "state.py", "deploy.py", "views.py", "converge.py")
+    + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
+                                           "election.py", "naming.py", "state.py", "deploy.py", "views.py",
+                                           "converge.py")
        if (PKG / "cluster" / name).exists()]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",

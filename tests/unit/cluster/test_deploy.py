@@ -32,9 +32,9 @@ def test_dnsrr_is_refused_in_one_line_naming_the_key() -> None:
 @pytest.mark.parametrize("service, path, words", [
     ({"image": "a", "deploy": {"mode": "replicated-job"}}, "deploy.mode", "cannot be deployed"),
     ({"image": "a", "deploy": {"placement": {"constraints": ["engine.labels.x==y"]}}},
-     "deploy.placement.constraints[0]", "node.labels.X"),
+     "deploy.placement.constraints[0]", "unknown key"),
     ({"image": "a", "deploy": {"placement": {"constraints": ["node.role=manager"]}}},
-     "deploy.placement.constraints[0]", "not a constraint"),
+     "deploy.placement.constraints[0]", "is not <key>==<value>"),
     ({"image": "a", "network_mode": "service:db"}, "network_mode", "another node"),
     ({"image": "a", "volumes_from": ["db"]}, "volumes_from", "another node"),
     ({"image": "a", "secrets": [{"source": "s"}]}, "secrets", "not supported"),
