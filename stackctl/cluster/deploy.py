@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.cluster.state import ServiceRecord, StackRecord, valid_name
 from stackctl.cluster.scheduler import requirements
+from stackctl.cluster.state import ServiceRecord, StackRecord, valid_name
 from stackctl.errors import Problem, SchedulingError, SpecError
 from stackctl.model.reading import replicas_of
 from stackctl.plan.hashing import service_hash
