@@ -109,8 +109,8 @@ async def deploy(cc: ClusterClient, prepared: Prepared, *, name: str, now: float
     old = {s.service: s for s in previous_services}
     touched = [s.service for s in services if old.get(s.service) is not s]
     shipped, warnings = await ship_images(cc, prepared, touched, image_ids, nodes)
-    await store.put_stack(stack, services)
-    return DeployResult(changed=True, services=services, shipped=shipped, warnings=warnings)
+    changed = await store.put_stack(stack, services)
+    return DeployResult(changed=changed, services=services, shipped=shipped, warnings=warnings)
 
 
 async def wait_converged(store: Store, stack: str, *, services: Sequence[str] | None = None, since: float,

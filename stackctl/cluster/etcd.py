@@ -82,7 +82,8 @@ class Etcd:
         for conn in self._idle.pop(endpoint, []):
             conn.close()
 
-    async def _exchange(self, endpoint: Endpoint, path: str, body: bytes, timeout: float | None) -> tuple[int, bytes]:
+    async def _exchange(self, endpoint: Endpoint, path: str, body: bytes, timeout: float | None,
+                        headers: dict[str, str]) -> tuple[int, bytes]:
         """One request on one endpoint; a kept-alive connection the server closed meanwhile is replaced once."""
         for attempt in range(2):
             try:
@@ -91,7 +92,7 @@ class Etcd:
                 raise _Failover(_reason(exc)) from exc
             reused = conn.uses > 0
             try:
-                status, data = await asyncio.wait_for(conn.request(path, body, headers=_HEADERS), timeout)
+                status, data = await asyncio.wait_for(conn.request(path, body, headers=headers), timeout)
             except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
                 conn.close()
                 if reused and attempt == 0:
@@ -106,12 +107,13 @@ class Etcd:
         raise AssertionError("unreachable")
 
     async def call(self, path: str, request: dict[str, Any], *, resend: bool = True,
-                   timeout: float | None = -1.0) -> dict[str, Any]:
+                   timeout: float | None = -1.0, require_leader: bool = True) -> dict[str, Any]:
         """POST ``request`` to ``/v3/<path>`` on the first endpoint that serves it; the decoded answer.
 
         ``resend=False``: once the request may have reached a member, do not send it to another one.
         ``timeout``: seconds for the answer (default: the client's; ``None``: wait as long as it takes),
         each member getting a third of it (at least 1 s), then rounds over the members until it is spent.
+        ``require_leader=False``: a member without a raft leader may answer (status, members).
         """
         wait = self.timeout if timeout == -1.0 else timeout
         body = json.dumps(request).encode()
@@ -125,7 +127,8 @@ class Etcd:
             tried: list[str] = []
             for endpoint in self._order():
                 try:
-                    status, data = await self._exchange(endpoint, "/v3/" + path, body, attempt)
+                    status, data = await self._exchange(endpoint, "/v3/" + path, body, attempt,
+                                                        _HEADERS if require_leader else {})
                     return self._decode(endpoint, path, status, data, resend=resend)
                 except _Failover as exc:
                     tried.append(f"{endpoint.url}: {exc}")
@@ -169,7 +172,12 @@ class Etcd:
 
     async def range(self, prefix: str) -> list[KV]:
         """Every key starting with ``prefix``, in key order."""
-        return parse_kvs(await self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}))
+        return (await self.range_at(prefix))[1]
+
+    async def range_at(self, prefix: str) -> tuple[int, list[KV]]:
+        """The revision read at (watch from it + 1 to miss nothing) and every key starting with ``prefix``."""
+        answer = await self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
+        return revision(answer), parse_kvs(answer)
 
     async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
         request: dict[str, Any] = {"key": b64(key), "value": b64(value)}
@@ -226,10 +234,12 @@ class Etcd:
 
     # -- cluster ---------------------------------------------------------------------------------
     async def status(self) -> dict[str, Any]:
-        return await self.call("maintenance/status", {})
+        """The status of the member that answers (its raft leader, version, db size); answered without a
+        raft leader too (then ``leader`` is absent or 0)."""
+        return await self.call("maintenance/status", {}, require_leader=False)
 
     async def members(self) -> list[dict[str, Any]]:
-        members = (await self.call("cluster/member/list", {})).get("members")
+        members = (await self.call("cluster/member/list", {}, require_leader=False)).get("members")
         return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
 
     # -- watch -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import subprocess
 import time
 import urllib.request
 from types import TracebackType
+from typing import Self
 
 from tests.support import env
 
@@ -123,7 +124,7 @@ class EtcdCluster:
         assert proc is not None
         proc.send_signal(signal.SIGCONT)
 
-    def __enter__(self) -> EtcdCluster:
+    def __enter__(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             for index in range(self.size):

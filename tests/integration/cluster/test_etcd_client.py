@@ -208,3 +208,20 @@ def test_watch_resumes_on_another_member_without_losing_events(etcd3: EtcdCluste
         assert seen == [b"1", b"2", b"3", b"4"]
         await writer.aclose()
     run(test, etcd3.endpoints, timeout=1.0)
+
+
+def test_quorum_lost_fails_in_one_line_while_status_still_answers(etcd3: EtcdCluster, prefix: str) -> None:
+    async def test(etcd: Etcd) -> None:
+        await etcd.put(prefix + "k", b"1")
+        etcd3.stop(1)
+        etcd3.stop(2)
+        await asyncio.sleep(1.5)  # the last member notices it has no raft leader
+        start = time.monotonic()
+        with pytest.raises(EtcdUnavailable) as info:
+            await etcd.put(prefix + "k", b"2")
+        assert time.monotonic() - start < 2.5
+        message = str(info.value)
+        assert "\n" not in message and "etcdserver: no leader" in message, message
+        status = await etcd.status()  # a member without a leader still tells how it is
+        assert status["version"].startswith("3.4.") and int(status.get("leader", 0)) == 0
+    run(test, [etcd3.endpoints[0]], timeout=2.0)
