@@ -48,7 +48,8 @@ def tasks_with_logs(tasks: Sequence[TaskRecord]) -> list[TaskRecord]:
 
 async def _pump(stream: asyncssh.SSHReader[str], prefix: str, emit: Emit, *, stderr: bool) -> None:
     async for line in stream:
-        emit(prefix, line.rstrip("\n"), stderr)
+        if line:  # "" marks the end of the stream; an empty log line is "\n"
+            emit(prefix, line.rstrip("\n"), stderr)
 
 
 async def _one(transport: SshTransport, task: TaskRecord, command: str, emit: Emit) -> str | None:

@@ -7,6 +7,7 @@ writes running task records, as the leader would); the listings by records writt
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -169,7 +170,7 @@ def test_listings_show_what_the_leader_wrote(project: Cluster) -> None:
     assert first.split()[:6] == ["ccccccccccc1", "shop_web.1", "stackctl/busybox:latest", "m1", "Running", "Running"]
     assert "About a minute ago" in first or "2 minutes ago" in first
     assert history.split()[:3] == ["ccccccccccc0", "\\_", "shop_web.1"] and '"task: non-zero exit (1)"' in history
-    assert "Pending 5 seconds ago" in pending
+    assert re.search(r"Pending \d+ seconds ago", pending)
     assert '"no node with node.labels.disk==ssd; 2 nodes lack 2 GiB of free memory"' in pending
     stack_ps = project.cli("stack", "ps", "shop", "--format", "json")
     assert {json.loads(line)["ID"] for line in stack_ps.stdout.splitlines()} == {
