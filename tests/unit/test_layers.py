@@ -24,8 +24,8 @@ PURE = sorted(
     + [PKG / "engine" / name for name in ("container_config.py", "durations.py", "images.py")]
     + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
     + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
-                                           "election.py", "naming.py", "state.py", "kv.py", "deploy.py", "views.py",
-                                           "converge.py")
+                                           "election.py", "naming.py", "state.py", "kv.py", "health.py", "deploy.py",
+                                           "views.py", "converge.py")
        if (PKG / "cluster" / name).exists()]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",
