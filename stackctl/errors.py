@@ -18,7 +18,9 @@ class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
     │   ├── EtcdError             etcd answered an error (cluster/etcd.py)
     │   ├── EtcdUnavailable       no etcd endpoint answers; names the endpoints tried (cluster/etcd.py)
     │   ├── Deposed               a leader write's fence failed: this agent is no longer the leader
-    │   └── InitRefused           `cluster init` cannot go on: one line per node (cluster/setup.py)
+    │   ├── InitRefused           `cluster init` cannot go on: one line per node (cluster/setup.py)
+    │   ├── NoManager             no manager reachable, or none with etcd answering (cluster/client.py)
+    │   └── NotConverged          a deploy or scale did not converge: per-task reasons (cluster/deploying.py)
     ├── DriverError               the engine or the SSH transport failed (carries node, service)
     │   ├── EngineUnavailable     dockerd not running / socket permission denied
     │   ├── HostKeyError          unknown or changed SSH host key

@@ -283,6 +283,20 @@ class SshSession:
                               node=self.node.name)
         return json.loads(body)
 
+    async def forward_to_port(self, path: pathlib.Path, host: str, port: int) -> Any:
+        """Listen on the local unix socket ``path`` (made 0600; keep it in a 0700 directory) and forward
+        each connection to ``host:port`` as the node sees it (``127.0.0.1:2379``: the node's loopback).
+        Returns the listener; ``close()`` it to stop forwarding."""
+        conn = await self.connection()
+        path.unlink(missing_ok=True)
+        try:
+            listener = await conn.forward_local_path_to_port(str(path), host, port)
+        except (OSError, asyncssh.Error) as exc:
+            raise DriverError(f"node {self.node.name}: cannot forward {host}:{port} to {path}: {exc}",
+                              node=self.node.name) from exc
+        path.chmod(0o600)
+        return listener
+
     def _drop_forward(self) -> None:
         if self._docker is not None:
             self._docker.close()
