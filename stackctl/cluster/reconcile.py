@@ -49,6 +49,10 @@ HISTORY = 3  # finished tasks kept per slot (the rows `service ps` shows under t
 STOP_GRACE = 10  # seconds a removed task's container gets to stop (swarm's default stop_grace_period)
 TERMINAL = frozenset({"complete", "failed", "shutdown", "orphaned"})
 
+# Until the routing mesh exists, a published port (ingress mode, the default) binds the real host port
+# of the node a task runs on, as `mode: host` does: so one replica per node and port.
+INGRESS_BINDS_HOST = True
+
 
 @dataclass(frozen=True)
 class NodeView:
@@ -192,7 +196,8 @@ class _Pass:
             return
         placed = [t for t in self.live() if t.state != "pending"]
         specs = {k: self.service_doc(*k) for k in self.services}
-        for decision in schedule(pending, list(self.nodes.values()), placed, specs):
+        for decision in schedule(pending, list(self.nodes.values()), placed, specs,
+                                 ingress_binds_host=INGRESS_BINDS_HOST):
             t = self.tasks[decision.task.id]
             if isinstance(decision, Placement):
                 self.set(t, node=decision.node, state="assigned", message="")
