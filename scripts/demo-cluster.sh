@@ -17,27 +17,35 @@ $SC cluster init
 step "stackctl stack deploy -c $F shop   (images shipped over SSH: no registry)"
 $SC stack deploy -c "$F" shop
 $SC stack ps shop
-step "the published port answers on the nodes that run a web replica"
+step "the published port answers on each node that runs a web replica (the routing mesh is the next issue)"
 for addr in $($SC node ls --format json | .venv/bin/python -c 'import json,sys; print(" ".join(n["address"] for n in json.load(sys.stdin)))'); do
-  printf '%s:8080 -> ' "$addr"; wget -qO- "http://$addr:8080/" 2>/dev/null || echo "(no replica here)"
+  printf '%s:8080 -> ' "$addr"; wget -qO- -T 2 "http://$addr:8080/" 2>/dev/null || echo "(no replica here)"
 done
 step "stackctl service scale shop_web=2"
 $SC service scale shop_web=2
 $SC service ls
-step "stackctl lab stop node3   (the leader notices within 3 s and places its tasks elsewhere)"
-$SC lab stop node3 --name "$LAB"
-for _ in $(seq 1 30); do
-  if $SC stack ps shop --format json | .venv/bin/python -c '
+victim=$($SC service ps shop_db --format json | .venv/bin/python -c '
 import json, sys
-tasks = [t for t in json.load(sys.stdin) if t.get("DesiredState") == "Running"]
-sys.exit(0 if tasks and all(t.get("Node") != "node3" and t.get("CurrentState", "").startswith("Running") for t in tasks) else 1)'; then
-    break
-  fi
-  sleep 1
-done
+rows = [json.loads(line) for line in sys.stdin if line.strip()]
+print(next(r["Node"] for r in rows if r["DesiredState"] == "Running"))')
+step "stackctl lab stop $victim   (the node running shop_db: the leader sees it down and places its tasks elsewhere)"
+started=$(date +%s.%N)
+$SC lab stop "$victim" --name "$LAB"
+healed() {  # every service at its count, none of its running tasks on the stopped node
+  $SC service ls --format json | .venv/bin/python -c '
+import json, sys
+rows = [json.loads(line) for line in sys.stdin if line.strip()]
+sys.exit(0 if rows and all(r["Replicas"].split("/")[0] == r["Replicas"].split("/")[1] for r in rows) else 1)' &&
+  $SC stack ps shop --format json | .venv/bin/python -c '
+import json, sys
+rows = [json.loads(line) for line in sys.stdin if line.strip()]
+sys.exit(1 if any(r["Node"] == sys.argv[1] and r["CurrentState"].startswith("Running") for r in rows) else 0)' "$victim"
+}
+for _ in $(seq 1 60); do healed && break; sleep 0.5; done
+echo "healed in $(.venv/bin/python -c "import time; print(round(time.time() - $started, 1))") s"
 $SC stack ps shop
 $SC cluster status || true
-step "stackctl lab start node3"
-$SC lab start node3 --name "$LAB"
+step "stackctl lab start $victim   (its stale containers are removed when it comes back)"
+$SC lab start "$victim" --name "$LAB"
 echo
-echo "(the lab stays up: stackctl stack rm shop; stackctl lab down --name $LAB)"
+echo "(the lab stays up: $SC stack rm shop; $SC lab down --name $LAB)"

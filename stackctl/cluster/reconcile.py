@@ -194,7 +194,7 @@ class _Pass:
         pending = [t for t in self.live() if t.state == "pending"]
         if not pending:
             return
-        placed = [t for t in self.live() if t.state != "pending"]
+        placed = [t for t in self.tasks.values() if t.state != "pending"]  # the scheduler keeps those holding a place
         specs = {k: self.service_doc(*k) for k in self.services}
         for decision in schedule(pending, list(self.nodes.values()), placed, specs,
                                  ingress_binds_host=INGRESS_BINDS_HOST):

@@ -91,8 +91,11 @@ def check_document(document: Mapping[str, Any]) -> None:
 
 
 def live_on_node(task: TaskRecord) -> bool:
-    """Whether the task holds a place on its node (counts, reservations, ports)."""
-    return task.node is not None and task.desired == "running" and task.state not in TERMINAL
+    """Whether the task holds a place on its node (counts, reservations, ports): a task meant to run, and
+    one told to stop whose container may still be stopping (it holds its published port until gone)."""
+    if task.node is None or task.state in TERMINAL:
+        return False
+    return task.desired == "running" or task.state in ("starting", "running")
 
 
 # -- the nodes as this pass sees them -----------------------------------------------------------------

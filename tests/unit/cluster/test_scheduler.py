@@ -133,6 +133,16 @@ def test_host_mode_ports_conflict_across_services_and_replicas() -> None:
     assert reasons(out) == ["port 8080/tcp is taken on every node"]
 
 
+def test_a_task_told_to_stop_holds_its_port_until_its_container_is_gone() -> None:
+    ports = [{"mode": "host", "target": 80, "published": "8080", "protocol": "tcp"}]
+    svc = {("shop", "web"): {"image": "nginx", "ports": ports}}
+    stopping = task("web", 3, node_name="n1", state="running")
+    stopping = type(stopping)(**{**stopping.to_dict(), "desired": "shutdown"})  # scaled down, still stopping
+    gone = task("web", 4, node_name="n2", state="shutdown")
+    out = schedule(tasks(1), [node("n1"), node("n2")], [stopping, gone], svc)
+    assert placed(out) == {"n2": 1}
+
+
 def test_ingress_ports_do_not_conflict_unless_asked() -> None:
     ports = [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"}]
     svc = {("shop", "web"): {"image": "nginx", "ports": ports}}
