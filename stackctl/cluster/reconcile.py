@@ -177,6 +177,16 @@ class _Pass:
                 if self.restart_due(t):
                     self.tasks[t.id] = self.changed[t.id] = t
 
+    def stopping(self) -> list[TaskRecord]:
+        """Tasks no longer wanted whose container still runs (it is being stopped): until it is gone it
+        holds its place on the node, its published port above all."""
+        out = []
+        for t in self.tasks.values():
+            c = self.by_task.get(t.node or "", {}).get(t.id) if t.desired == "shutdown" else None
+            if c is not None and c.running:
+                out.append(replace(t, state="running"))
+        return out
+
     def restart_due(self, new: TaskRecord) -> bool:
         """False while the slot's last task ended by itself less than RESTART_DELAY ago."""
         ended = [t for t in self.tasks.values() if t.stack == new.stack and t.service == new.service
@@ -194,7 +204,7 @@ class _Pass:
         pending = [t for t in self.live() if t.state == "pending"]
         if not pending:
             return
-        placed = [t for t in self.tasks.values() if t.state != "pending"]  # the scheduler keeps those holding a place
+        placed = [t for t in self.live() if t.state != "pending"] + self.stopping()
         specs = {k: self.service_doc(*k) for k in self.services}
         for decision in schedule(pending, list(self.nodes.values()), placed, specs,
                                  ingress_binds_host=INGRESS_BINDS_HOST):

@@ -231,3 +231,16 @@ def test_task_spec_is_the_laptop_spec_renamed() -> None:
     assert spec.name == "shop_web.2.abcdefabcdef"
     assert spec.config["Image"] == "nginx:alpine"
     assert spec.config["Labels"][L.SLOT] == "2"
+
+
+def test_a_replacement_does_not_go_where_a_stopping_container_still_holds_the_published_port() -> None:
+    stack = StackRecord(name="shop", version=1, images={"nginx:alpine": IMAGE_ID}, document={
+        **DOC, "services": {**DOC["services"], "web": {**DOC["services"]["web"], "ports": [
+            {"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"}]}}})
+    leaving = task(1, 3, "n1", state="shutdown", desired="shutdown")  # scaled down; its container still stopping
+    lost = task(2, 1, "n3")  # its node went down
+    seen = {"n1": view(container(leaving)), "n2": view()}
+    d = reconcile([stack], [svc(replicas=1)], [leaving, lost], [node("n1"), node("n2"), node("n3", state="down")],
+                  seen, now=NOW, leader_rev=9, new_id=ids())
+    placed = [t for t in d.put if t.desired == "running" and t.slot == 1]
+    assert [t.node for t in placed] == ["n2"]
