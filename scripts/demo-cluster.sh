@@ -31,7 +31,7 @@ print(next(r["Node"] for r in rows if r["DesiredState"] == "Running"))')
 step "stackctl lab stop $victim   (the node running shop_db: the leader sees it down and places its tasks elsewhere)"
 started=$(date +%s.%N)
 $SC lab stop "$victim" --name "$LAB"
-healed() {  # every service at its count, none of its running tasks on the stopped node
+healed() {  # every service at its count, every wanted task running, none on the stopped node
   $SC service ls --format json | .venv/bin/python -c '
 import json, sys
 rows = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -39,7 +39,8 @@ sys.exit(0 if rows and all(r["Replicas"].split("/")[0] == r["Replicas"].split("/
   $SC stack ps shop --format json | .venv/bin/python -c '
 import json, sys
 rows = [json.loads(line) for line in sys.stdin if line.strip()]
-sys.exit(1 if any(r["Node"] == sys.argv[1] and r["CurrentState"].startswith("Running") for r in rows) else 0)' "$victim"
+wanted = [r for r in rows if r["DesiredState"] == "Running"]
+sys.exit(0 if all(r["Node"] not in ("", sys.argv[1]) and r["CurrentState"].startswith("Running") for r in wanted) else 1)' "$victim"
 }
 for _ in $(seq 1 60); do healed && break; sleep 0.5; done
 echo "healed in $(.venv/bin/python -c "import time; print(round(time.time() - $started, 1))") s"
