@@ -31,9 +31,12 @@ from stackctl.cluster.naming import (
     task_of,
     volume_name,
 )
+from stackctl.cluster.ordering import restart_after, waiting_for
+from stackctl.cluster.restarts import DEFAULT_DELAY, restart_policy, verdict
 from stackctl.cluster.scheduler import Placement, schedule
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
 from stackctl.cluster.tasks import desired_tasks
+from stackctl.cluster.updates import new_beside, plan_update, rolled_back
 from stackctl.engine.container_config import (
     ProjectContext,
     build_container_spec,
@@ -44,7 +47,7 @@ from stackctl.engine.container_config import (
 from stackctl.plan.actions import Action, ContainerSpec, Reason
 from stackctl.plan.observed import ObservedContainer
 
-RESTART_DELAY = 5.0  # swarm's default restart policy: condition any, delay 5 s
+RESTART_DELAY = DEFAULT_DELAY  # swarm's default restart policy: condition any, delay 5 s
 HISTORY = 3  # finished tasks kept per slot (the rows `service ps` shows under the current one)
 STOP_GRACE = 10  # seconds a removed task's container gets to stop (swarm's default stop_grace_period)
 TERMINAL = frozenset({"complete", "failed", "shutdown", "orphaned"})
@@ -70,10 +73,12 @@ class Decision:
     delete: tuple[TaskRecord, ...] = ()  # finished task records no longer kept
     actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)  # node -> its engine's actions
     wake: float | None = None  # when a delayed restart falls due (the agent's next pass at the latest)
+    services: tuple[ServiceRecord, ...] = ()  # update statuses (and rolled back specs) to write, compare-and-swap
+    stacks: tuple[StackRecord, ...] = ()  # stacks whose service went back to its previous spec (rollback)
 
     @property
     def idle(self) -> bool:
-        return not (self.put or self.delete or any(self.actions.values()))
+        return not (self.put or self.delete or any(self.actions.values()) or self.services or self.stacks)
 
 
 def reconcile(stacks: Sequence[StackRecord], services: Sequence[ServiceRecord], tasks: Sequence[TaskRecord],
@@ -83,6 +88,7 @@ def reconcile(stacks: Sequence[StackRecord], services: Sequence[ServiceRecord], 
     left alone until it is declared down)."""
     p = _Pass(stacks, services, tasks, nodes, observed, now=now, leader_rev=leader_rev, new_id=new_id)
     p.observe()
+    p.update()
     p.fill_slots()
     p.place_pending()
     p.start_tasks()
@@ -105,6 +111,9 @@ class _Pass:
         self.deleted: list[TaskRecord] = []
         self.actions: dict[str, dict[str, Action]] = {}
         self.wake: float | None = None
+        self.hidden: set[str] = set()  # outdated tasks with a new task beside them (start-first)
+        self.service_writes: dict[tuple[str, str], ServiceRecord] = {}
+        self.stack_writes: dict[str, StackRecord] = {}
         self.by_task = {node: {ref.task: c for c in view.containers if (ref := task_of(c.labels))}
                         for node, view in observed.items()}
 
@@ -133,8 +142,6 @@ class _Pass:
             svc = self.services.get((t.stack, t.service))
             if svc is None:
                 self.end(t, "shutdown", "the service was removed")
-            elif t.spec_hash != svc.spec_hash:
-                self.end(t, "shutdown", "the service changed: replaced")
             elif t.node is not None:
                 self.observe_placed(t)
 
@@ -154,14 +161,49 @@ class _Pass:
             if t.state == "running":
                 self.end(t, "failed", "the task's container was removed")
             return  # pending/assigned/starting: created below
-        if c.running:
-            self.set(t, state="running", container_id=c.id, message="")
+        if c.running and c.health == "unhealthy":
+            self.end(t, "failed", "the container is unhealthy", container_id=c.id, health="unhealthy",
+                     started=t.started or self.now)
+        elif c.running:
+            self.set(t, state="running", container_id=c.id, message="", health=c.health or "",
+                     started=t.started or (0.0 if t.state == "running" else self.now))
         elif c.state in ("exited", "dead"):
             code = c.exit_code if c.exit_code is not None else -1
             self.end(t, "complete" if code == 0 else "failed", f"the container exited with code {code}",
                      container_id=c.id)
 
-    # -- 2. slots and placement -------------------------------------------------------------------------
+    # -- 2. updates (cluster/updates.py), dependents restarted with a dependency (cluster/ordering.py) ----
+
+    def update(self) -> None:
+        by_service: dict[tuple[str, str], list[TaskRecord]] = {}
+        for t in self.tasks.values():
+            by_service.setdefault((t.stack, t.service), []).append(t)
+        for key, svc in sorted(self.services.items()):
+            doc = self.service_doc(*key)
+            step = plan_update(svc, doc, by_service.get(key, []), now=self.now)
+            self.hidden |= step.hidden
+            if step.wake is not None:
+                self.wake = step.wake if self.wake is None else min(self.wake, step.wake)
+            if step.rollback:
+                stack, new = rolled_back(self.stacks[svc.stack], svc, now=self.now, status=step.status)
+                self.stacks[stack.name] = self.stack_writes[stack.name] = stack
+                self.services[key] = self.service_writes[key] = new
+                continue
+            if step.status is not None:
+                self.services[key] = self.service_writes[key] = replace(svc, update=step.status)
+            for t in step.stop:
+                self.end(t, "shutdown", "replaced by the update")
+            for t in step.start_beside:
+                new_task = new_beside(t, svc, new_id=self.new_id, now=self.now, leader_rev=self.leader_rev)
+                self.tasks[new_task.id] = self.changed[new_task.id] = new_task
+        for stack in self.stacks.values():
+            mine = [t for t in self.tasks.values() if t.stack == stack.name]
+            services = {s: rec for (st, s), rec in self.services.items() if st == stack.name}
+            for name in sorted(services):
+                for t in restart_after(name, stack.document.get("services") or {}, services, mine):
+                    self.end(t, "shutdown", "restarted: a dependency with restart: true was updated")
+
+    # -- 3. slots and placement -------------------------------------------------------------------------
 
     def fill_slots(self) -> None:
         """The scheduler's tasks per stack; a new task for a slot whose task ended by itself waits for the
@@ -169,12 +211,15 @@ class _Pass:
         nodes = list(self.nodes.values())
         for stack in sorted(self.stacks.values(), key=lambda s: s.name):
             services = [svc for (st, _), svc in sorted(self.services.items()) if st == stack.name]
-            delta = desired_tasks(stack, services, nodes, self.live(), new_id=self.new_id, now=self.now,
+            live = [t for t in self.live() if t.id not in self.hidden]
+            delta = desired_tasks(stack, services, nodes, live, new_id=self.new_id, now=self.now,
                                   leader_rev=self.leader_rev)
             for t in delta.remove:
                 self.end(self.tasks[t.id], "shutdown", t.message)
             for t in delta.create:
-                if self.restart_due(t):
+                attempt = self.restart_due(t)
+                if attempt is not None:
+                    t = replace(t, attempt=attempt)
                     self.tasks[t.id] = self.changed[t.id] = t
 
     def stopping(self) -> list[TaskRecord]:
@@ -187,21 +232,25 @@ class _Pass:
                 out.append(replace(t, state="running"))
         return out
 
-    def restart_due(self, new: TaskRecord) -> bool:
-        """False while the slot's last task ended by itself less than RESTART_DELAY ago."""
+    def restart_due(self, new: TaskRecord) -> int | None:
+        """The new task's attempt number when its slot may get it now (the service's restart policy, see
+        cluster/restarts.py), else None; a slot the policy gives up on says so in its last task."""
         ended = [t for t in self.tasks.values() if t.stack == new.stack and t.service == new.service
-                 and t.desired == "shutdown" and t.state in ("failed", "complete") and t.slot == new.slot
-                 and (new.slot != 0 or t.node == new.node)]
-        if not ended:
-            return True
-        due = max(t.updated for t in ended) + RESTART_DELAY
-        if due <= self.now:
-            return True
-        self.wake = due if self.wake is None else min(self.wake, due)
-        return False
+                 and t.desired == "shutdown" and t.slot == new.slot and (new.slot != 0 or t.node == new.node)]
+        policy = restart_policy(self.service_doc(new.stack, new.service))
+        v = verdict(policy, ended, spec_hash=new.spec_hash, now=self.now)
+        if v.start:
+            return v.attempt
+        if v.due is not None:
+            self.wake = v.due if self.wake is None else min(self.wake, v.due)
+        elif v.gave_up:
+            last = max(ended, key=lambda t: (t.updated, t.created))
+            if v.gave_up not in last.message:
+                self.set(last, message=f"{last.message}; {v.gave_up}" if last.message else v.gave_up)
+        return None
 
     def place_pending(self) -> None:
-        pending = [t for t in self.live() if t.state == "pending"]
+        pending = [t for t in self.live() if t.state == "pending" and not self.wait_dependencies(t)]
         if not pending:
             return
         placed = [t for t in self.live() if t.state != "pending"] + self.stopping()
@@ -213,6 +262,16 @@ class _Pass:
                 self.set(t, node=decision.node, state="assigned", message="")
             else:
                 self.set(t, state="pending", message=decision.message)
+
+    def wait_dependencies(self, t: TaskRecord) -> bool:
+        """True (and the reason in its message) while a dependency of the task's service is not ready."""
+        stack = self.stacks[t.stack]
+        services = {s: rec for (st, s), rec in self.services.items() if st == t.stack}
+        mine = [x for x in self.tasks.values() if x.stack == t.stack]
+        why = waiting_for(t.service, stack.document.get("services") or {}, services, mine)
+        if why:
+            self.set(t, message=why)
+        return why is not None
 
     # -- 4. engine actions ----------------------------------------------------------------------------------
 
@@ -329,7 +388,9 @@ class _Pass:
     def decision(self) -> Decision:
         return Decision(put=tuple(sorted(self.changed.values(), key=lambda t: t.id)),
                         delete=tuple(sorted(self.deleted, key=lambda t: t.id)),
-                        actions={n: tuple(a.values()) for n, a in sorted(self.actions.items())}, wake=self.wake)
+                        actions={n: tuple(a.values()) for n, a in sorted(self.actions.items())}, wake=self.wake,
+                        services=tuple(v for _, v in sorted(self.service_writes.items())),
+                        stacks=tuple(v for _, v in sorted(self.stack_writes.items())))
 
 
 def task_spec(stack: StackRecord, t: TaskRecord, *, leader_rev: int) -> ContainerSpec:

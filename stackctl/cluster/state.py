@@ -25,6 +25,7 @@ Role = Literal["manager", "worker"]
 Availability = Literal["active", "pause", "drain"]
 NodeState = Literal["ready", "down", "unknown"]
 AgentRole = Literal["leader", "standby"]
+UpdateState = Literal["updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed"]
 
 SERVICE_MODES: Final = ("replicated", "global")
 DESIRED_STATES: Final = ("running", "shutdown")
@@ -33,6 +34,7 @@ ROLES: Final = ("manager", "worker")
 AVAILABILITIES: Final = ("active", "pause", "drain")
 NODE_STATES: Final = ("ready", "down", "unknown")
 AGENT_ROLES: Final = ("leader", "standby")
+UPDATE_STATES: Final = ("updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed")
 
 TASK_ID = re.compile(r"^[0-9a-f]{12}$")
 # a name that becomes one segment of an etcd key: no slash, no control character, not "." or ".."
@@ -94,6 +96,12 @@ class _Reader:
             raise self._bad(key, "a non-negative number")
         return float(value)
 
+    def optional_number(self, key: str) -> float:
+        return 0.0 if self.data.get(key) is None else self.number(key)
+
+    def optional_integer(self, key: str) -> int:
+        return 0 if self.data.get(key) is None else self.integer(key)
+
     def choice(self, key: str, allowed: tuple[str, ...]) -> str:
         value = self._get(key)
         if not isinstance(value, str) or value not in allowed:
@@ -106,6 +114,9 @@ class _Reader:
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             raise self._bad(key, "an object of strings")
         return dict(value)
+
+    def opt_obj(self, key: str) -> dict[str, Any] | None:
+        return None if self.data.get(key) is None else self.obj(key)
 
     def obj(self, key: str) -> dict[str, Any]:
         value = self._get(key)
@@ -154,6 +165,33 @@ class StackRecord:
 
 
 @dataclass(frozen=True)
+class UpdateStatus:
+    """Where the rolling update towards ``target`` (a spec hash) stands, and why it stopped."""
+
+    state: UpdateState
+    target: str
+    started: float
+    updated: float = 0.0
+    message: str = ""
+    config: dict[str, Any] = field(default_factory=dict)  # the update (or rollback) config it follows
+
+    @property
+    def rollback(self) -> bool:
+        return self.state.startswith("rollback")
+
+    @property
+    def stopped(self) -> bool:
+        return self.state in ("paused", "rollback_paused")
+
+    @classmethod
+    def from_dict(cls, data: object) -> UpdateStatus:
+        r = _Reader(data, "update status")
+        return cls(state=cast(UpdateState, r.choice("state", UPDATE_STATES)), target=r.string("target"),
+                   started=r.number("started"), updated=r.number("updated"), message=r.text("message"),
+                   config=r.opt_obj("config") or {})
+
+
+@dataclass(frozen=True)
 class ServiceRecord:
     """One service of a stack: its spec hash, mode and replica count; ``version`` grows on every change."""
 
@@ -164,6 +202,9 @@ class ServiceRecord:
     mode: ServiceMode = "replicated"
     replicas: int = 1
     updated: float = 0.0
+    # the spec before the last change, for rollback: {"spec_hash", "service" (its document entry), "images"}
+    previous: dict[str, Any] | None = None
+    update: UpdateStatus | None = None  # the rolling update (or rollback) of this spec, written by the leader
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,9 +215,11 @@ class ServiceRecord:
     @classmethod
     def from_dict(cls, data: object) -> ServiceRecord:
         r = _Reader(data, "service record")
+        update = r.opt_obj("update")
         return cls(stack=r.name("stack"), service=r.name("service"), version=r.integer("version"),
                    spec_hash=r.string("spec_hash"), mode=cast(ServiceMode, r.choice("mode", SERVICE_MODES)),
-                   replicas=r.integer("replicas"), updated=r.number("updated"))
+                   replicas=r.integer("replicas"), updated=r.number("updated"), previous=r.opt_obj("previous"),
+                   update=UpdateStatus.from_dict(update) if update is not None else None)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> ServiceRecord:
@@ -201,6 +244,9 @@ class TaskRecord:
     leader_rev: int = 0
     created: float = 0.0
     updated: float = 0.0
+    started: float = 0.0  # when its container was first seen running
+    health: str = ""  # its container's health: starting, healthy, unhealthy ("" without healthcheck)
+    attempt: int = 0  # restarts of its slot before it under the restart policy (0: the first run)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,7 +268,9 @@ class TaskRecord:
                    state=cast(TaskState, r.choice("state", TASK_STATES)),
                    container_id=r.opt_string("container_id"), message=r.text("message"),
                    spec_hash=r.text("spec_hash"), service_version=r.integer("service_version"),
-                   leader_rev=r.integer("leader_rev"), created=r.number("created"), updated=r.number("updated"))
+                   leader_rev=r.integer("leader_rev"), created=r.number("created"), updated=r.number("updated"),
+                   started=r.optional_number("started"), health=r.text("health"),
+                   attempt=r.optional_integer("attempt"))
 
     @classmethod
     def from_json(cls, data: bytes | str) -> TaskRecord:

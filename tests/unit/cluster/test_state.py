@@ -35,8 +35,8 @@ def test_records_round_trip_through_json(record: Any) -> None:
 
 
 def test_json_is_compact_and_stable() -> None:
-    assert SERVICE.to_json() == (b'{"mode":"replicated","replicas":3,"service":"web","spec_hash":"abc",'
-                                 b'"stack":"shop","updated":2.0,"version":2}')
+    assert SERVICE.to_json() == (b'{"mode":"replicated","previous":null,"replicas":3,"service":"web",'
+                                 b'"spec_hash":"abc","stack":"shop","update":null,"updated":2.0,"version":2}')
 
 
 def test_unknown_fields_are_ignored_and_optional_ones_default() -> None:
