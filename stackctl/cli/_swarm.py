@@ -67,8 +67,13 @@ def outcome(stack: str, state: Sequence[ServiceProgress], *, timeout: float, wha
     if all(p.converged for p in state):
         return
     failed = [p for p in state if p.failed]
-    summary = (f"{what} of {stack} failed: {', '.join(p.service for p in failed)} kept failing" if failed
-               else f"{what} of {stack} did not converge within {timeout:g} s")
+    stopped = [p for p in failed if p.update]
+    if stopped:
+        summary = f"{what} of {stack} failed: " + "; ".join(f"{p.service} {p.update}" for p in stopped)
+    elif failed:
+        summary = f"{what} of {stack} failed: {', '.join(p.service for p in failed)} kept failing"
+    else:
+        summary = f"{what} of {stack} did not converge within {timeout:g} s"
     reasons = [r for p in state if not p.converged for r in p.reasons]
     raise NotConverged(summary, reasons or ["no task reported a reason"])
 

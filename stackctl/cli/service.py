@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("services", nargs="+", metavar="SERVICE")
     add_cluster_flag(v)
     v.set_defaults(func=_inspect)
+    v = verbs.add_parser("rollback", help="put a service back on its previous spec (as swarm does) and wait")
+    v.add_argument("service", metavar="SERVICE")
+    v.add_argument("-d", "--detach", action="store_true", help="return once the rollback is written")
+    v.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    add_cluster_flag(v)
+    v.set_defaults(func=_rollback)
     v = verbs.add_parser("scale", help="set the replicas of services (SERVICE=N …) and wait until they run")
     v.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
     v.add_argument("-d", "--detach", action="store_true", help="return once the new count is written")
@@ -90,19 +96,53 @@ async def _records(cc: ClusterClient, names: list[str]) -> tuple[list[Any], list
 def _ps(args: argparse.Namespace) -> int:
     import time
 
-    from stackctl.cluster.views import task_rows, task_table
+    from stackctl.cluster.views import task_rows, task_table, update_line
 
-    async def work(cc: ClusterClient) -> list[dict[str, str]]:
+    async def work(cc: ClusterClient) -> tuple[list[dict[str, str]], list[str]]:
         stacks, chosen, tasks = await _records(cc, args.services)
         keys = {(s.stack, s.service) for s in chosen}
-        return task_rows([t for t in tasks if (t.stack, t.service) in keys], stacks, now=time.time(),
-                         trunc=not args.no_trunc)
+        return (task_rows([t for t in tasks if (t.stack, t.service) in keys], stacks, now=time.time(),
+                          trunc=not args.no_trunc), [line for s in chosen if (line := update_line(s))])
 
-    rows = with_cluster(args, work)
+    rows, updates = with_cluster(args, work)
     if args.quiet:
         print("".join(r["ID"] + "\n" for r in rows), end="")
     else:
+        if args.format != "json":
+            from stackctl.errors import printable
+
+            print("".join(printable(line) + "\n" for line in updates), end="")
         print_rows(rows, args.format, task_table)
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    import time
+
+    from stackctl.cluster.deploying import wait_converged
+    from stackctl.cluster.updates import rolled_back
+    from stackctl.errors import ClusterError
+
+    started = time.time()
+
+    async def work(cc: ClusterClient) -> None:
+        svc = _find(await cc.store.services(), args.service)
+        if svc.previous is None:
+            raise ClusterError(f"service {svc.stack}_{svc.service} has no previous spec to roll back to")
+
+        def change(stack: Any, record: ServiceRecord) -> tuple[Any, ServiceRecord]:
+            if record.previous is None:
+                raise ClusterError(f"service {svc.stack}_{svc.service} has no previous spec to roll back to")
+            return rolled_back(stack, record, now=started, status=None)
+        await cc.store.rollback(svc.stack, svc.service, change)
+        print(f"{svc.stack}_{svc.service}: rollback to the previous spec started", flush=True)
+        if args.detach:
+            return
+        state = await wait_converged(cc.store, svc.stack, services=[svc.service], since=started,
+                                     timeout=args.timeout, report=Progress(), rollback_ok=True)
+        outcome(svc.stack, state, timeout=args.timeout, what="rollback")
+
+    with_cluster(args, work)
     return 0
 
 

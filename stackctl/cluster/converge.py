@@ -12,6 +12,7 @@ fails the deploy early (the reconciler keeps retrying it; the user hears now, no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from stackctl.cluster.state import ServiceRecord, TaskRecord
@@ -27,13 +28,16 @@ class ServiceProgress:
     converged: bool
     failed: bool
     reasons: tuple[str, ...]  # why not converged, one per task
+    update: str = ""  # the rolling update's state since the deploy: "updating 2/4", "paused: ...", ...
 
     def line(self) -> str:
-        """`web: 3/3 running`; until converged, the first reason too."""
+        """`web: 3/3 running`; until converged, the first reason too; an update's state."""
         text = f"{self.service}: {self.running}/{self.desired} running"
+        if self.update:
+            text += f", {self.update}"
         if self.failed:
             text += ", FAILED"
-        return text if self.converged or not self.reasons else f"{text} ({self.reasons[0]})"
+        return text if self.converged or not self.reasons or self.update else f"{text} ({self.reasons[0]})"
 
 
 def _slot(t: TaskRecord) -> str:
@@ -45,11 +49,18 @@ def _reason(t: TaskRecord) -> str:
     return f"{_slot(t)}: {t.state}{where}" + (f": {t.message}" if t.message else "")
 
 
-def service_progress(svc: ServiceRecord, tasks: Sequence[TaskRecord], *, since: float) -> ServiceProgress:
+def service_progress(svc: ServiceRecord, tasks: Sequence[TaskRecord], *, since: float,
+                     one_shot: bool = False, rollback_ok: bool = False) -> ServiceProgress:
+    """``one_shot``: the service's restart policy does not restart a task that exited 0 (a migration): a
+    slot whose task completed with the current spec counts as done."""
     mine = [t for t in tasks if (t.stack, t.service) == (svc.stack, svc.service)]
     wanted = [t for t in mine if t.desired == "running"]
     current = [t for t in wanted if t.spec_hash == svc.spec_hash]
     running = [t for t in current if t.state == "running"]
+    if one_shot:
+        live_slots = {t.slot for t in wanted}
+        running += [t for t in mine if t.state == "complete" and t.spec_hash == svc.spec_hash
+                    and t.slot not in live_slots and t.created >= since]
     stale = [t for t in mine if t.state == "running" and t not in running]
     desired = svc.replicas if svc.mode == "replicated" else len(wanted)
     if svc.mode == "replicated":
@@ -60,12 +71,26 @@ def service_progress(svc: ServiceRecord, tasks: Sequence[TaskRecord], *, since: 
     for t in mine:
         if t.state == "failed" and t.created >= since:
             failures[_slot(t)] = failures.get(_slot(t), 0) + 1
-    failed = not done and any(n >= FAIL_LIMIT for n in failures.values())
+    up = svc.update if svc.update is not None and svc.update.started >= since else None
+    governed = up is not None and up.state in ("updating", "rollback_started")
+    failed = not done and not governed and any(n >= FAIL_LIMIT for n in failures.values())
+    update = ""
+    if up is not None:
+        if up.state == "updating":
+            update = f"updating {len(running)}/{desired}"
+        elif up.state == "rollback_started":
+            update = up.message if up.message.startswith("rolling back") else "rolling back"
+        elif up.state != "completed" and not (rollback_ok and up.state == "rollback_completed"):
+            update = up.message
+        if up.state in ("paused", "rollback_paused") or (up.state == "rollback_completed" and not rollback_ok):
+            failed, done = True, False
     reasons: list[str] = []
     if not done:
         reasons += [_reason(t) for t in sorted(wanted, key=_slot) if t.state != "running" or t not in current]
         reasons += [f"{_slot(t)}: still running an older spec or an extra slot" for t in stale]
-        if failed:
+        if up is not None and failed and up.state != "updating":
+            reasons.insert(0, f"{_slot_of(svc)}: {up.message}")
+        elif failed:
             last = [t for t in sorted(mine, key=lambda t: t.updated) if t.state == "failed"][-1]
             reasons.insert(0, f"{_slot(last)} failed {max(failures.values())} times: {last.message or 'no reason given'}")
         if not wanted and desired:
@@ -73,9 +98,14 @@ def service_progress(svc: ServiceRecord, tasks: Sequence[TaskRecord], *, since: 
         elif svc.mode == "global" and not wanted:
             reasons.append(f"{svc.stack}_{svc.service}: no task yet (no eligible node, or no leader acting)")
     return ServiceProgress(service=svc.service, running=len(running), desired=desired, converged=done,
-                           failed=failed, reasons=tuple(reasons))
+                           failed=failed, reasons=tuple(reasons), update=update)
+
+
+def _slot_of(svc: ServiceRecord) -> str:
+    return f"{svc.stack}_{svc.service}"
 
 
 def progress(services: Sequence[ServiceRecord], tasks: Sequence[TaskRecord], *,
-             since: float) -> list[ServiceProgress]:
-    return [service_progress(s, tasks, since=since) for s in sorted(services, key=lambda s: s.service)]
+             since: float, one_shot: AbstractSet[str] = frozenset(), rollback_ok: bool = False) -> list[ServiceProgress]:
+    return [service_progress(s, tasks, since=since, one_shot=s.service in one_shot, rollback_ok=rollback_ok)
+            for s in sorted(services, key=lambda s: s.service)]

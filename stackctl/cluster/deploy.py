@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stackctl.cluster.scheduler import requirements
@@ -113,6 +113,18 @@ def spec_hash(svc: Mapping[str, Any], image_id: str | None) -> str:
     return service_hash(pinned)
 
 
+def _previous(stack: StackRecord | None, was: ServiceRecord | None) -> dict[str, Any] | None:
+    """What a changed service rolls back to: its spec (document entry and image ID) before this deploy."""
+    if stack is None or was is None:
+        return None
+    doc = (stack.document.get("services") or {}).get(was.service)
+    if not isinstance(doc, dict):
+        return None
+    ref = str(doc.get("image") or "")
+    return {"spec_hash": was.spec_hash, "service": doc,
+            "images": {ref: stack.images[ref]} if ref in stack.images else {}}
+
+
 def records(prepared: Prepared, *, name: str, image_ids: Mapping[str, str], now: float,
             previous: StackRecord | None, previous_services: Sequence[ServiceRecord]) -> tuple[
                 StackRecord, list[ServiceRecord], bool]:
@@ -132,9 +144,12 @@ def records(prepared: Prepared, *, name: str, image_ids: Mapping[str, str], now:
         was = old.get(svc_name)
         if was is not None and (was.spec_hash, was.mode, was.replicas) == (new.spec_hash, new.mode, new.replicas):
             services.append(was)
+        elif was is not None and was.spec_hash == new.spec_hash:  # only the mode or replicas changed
+            services.append(replace(was, version=was.version + 1, mode=new.mode, replicas=new.replicas, updated=now))
         else:
             services.append(ServiceRecord(stack=name, service=svc_name, version=(was.version + 1 if was else 1),
-                                          spec_hash=new.spec_hash, mode=new.mode, replicas=new.replicas, updated=now))
+                                          spec_hash=new.spec_hash, mode=new.mode, replicas=new.replicas, updated=now,
+                                          previous=_previous(previous, was)))
     same_stack = previous is not None and previous.document == prepared.document and previous.images == images
     same_services = sorted(old) == [s.service for s in services] and all(s is old[s.service] for s in services)
     if previous is not None and same_stack and same_services:

@@ -18,6 +18,7 @@ from typing import Any
 from stackctl.cluster.client import ClusterClient
 from stackctl.cluster.converge import ServiceProgress, progress
 from stackctl.cluster.deploy import Prepared, records
+from stackctl.cluster.restarts import restart_policy
 from stackctl.cluster.scheduler import requirements
 from stackctl.cluster.state import NodeRecord, ServiceRecord
 from stackctl.cluster.store import Store
@@ -115,16 +116,20 @@ async def deploy(cc: ClusterClient, prepared: Prepared, *, name: str, now: float
 
 async def wait_converged(store: Store, stack: str, *, services: Sequence[str] | None = None, since: float,
                          timeout: float, report: Callable[[list[ServiceProgress]], None],
-                         clock: Callable[[], float] = time.monotonic) -> list[ServiceProgress]:
+                         clock: Callable[[], float] = time.monotonic,
+                         rollback_ok: bool = False) -> list[ServiceProgress]:
     """Poll until every (named) service of ``stack`` converged, one failed, or ``timeout`` passed; each
     poll's progress goes to ``report``. Returns the last progress."""
     deadline = clock() + timeout
     while True:
-        records_, tasks = await asyncio.gather(store.services(stack), store.tasks(stack))
+        records_, tasks, stack_rec = await asyncio.gather(store.services(stack), store.tasks(stack),
+                                                         store.stack(stack))
         chosen = [s for s in records_ if services is None or s.service in services]
         if not chosen:
             raise ClusterError(f"stack {stack} has no service to wait for (was it removed?)")
-        state = progress(chosen, tasks, since=since)
+        docs = (stack_rec.document.get("services") or {}) if stack_rec else {}
+        one_shot = {name for name, doc in docs.items() if restart_policy(doc).condition != "any"}
+        state = progress(chosen, tasks, since=since, one_shot=one_shot, rollback_ok=rollback_ok)
         report(state)
         if all(p.converged for p in state) or any(p.failed for p in state) or clock() >= deadline:
             return state

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from stackctl import labels as L
 from stackctl.cluster.health import Facts, Health, node_updates
-from stackctl.cluster.reconcile import NodeView, reconcile
-from stackctl.cluster.state import NodeRecord, TaskRecord
+from stackctl.cluster.reconcile import Decision, NodeView, reconcile
+from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
 from stackctl.cluster.store import Snapshot
 from stackctl.drivers.docker_engine import DockerEngine
 from stackctl.drivers.ssh import SshTransport
@@ -50,6 +50,9 @@ class StateStore(Protocol):
     async def write_tasks(self, fence: Any, put: Sequence[TaskRecord], delete: Sequence[TaskRecord] = ()) -> None: ...
 
     async def write_nodes(self, fence: Any, nodes: Sequence[NodeRecord]) -> None: ...
+
+    async def write_services(self, fence: Any, services: Sequence[ServiceRecord], stacks: Sequence[StackRecord] = (),
+                             *, revision: int) -> bool: ...
 
 
 class Term(Protocol):
@@ -140,6 +143,8 @@ class Leader:
         tasks, failed = self.take_failures(state.tasks, now)
         decision = reconcile(stacks, services, tasks, nodes, views, now=now, leader_rev=self.term.revision,
                              new_id=new_task_id)
+        if decision.services or decision.stacks:
+            await self.write_services(decision, state.revision)
         put = {t.id: t for t in failed} | {t.id: t for t in decision.put}
         if put or decision.delete:
             await self.write_tasks(list(put.values()), list(decision.delete))
@@ -168,6 +173,15 @@ class Leader:
         for t in put:
             log.info("task %s %s/%s.%s on %s: %s %s", t.id, t.stack, t.service, t.slot or t.node, t.node or "-",
                      t.state, t.message)
+
+    async def write_services(self, decision: Decision, revision: int) -> None:
+        """Update statuses and rollbacks (cluster/updates.py), compare-and-swap against the snapshot."""
+        if not self.term.is_leader():
+            raise Deposed("leadership lost before a service write")
+        if await self.store.write_services(self.term.fence, decision.services, decision.stacks, revision=revision):
+            for svc in decision.services:
+                if svc.update is not None:
+                    log.info("service %s_%s: %s", svc.stack, svc.service, svc.update.message)
 
     def take_failures(self, tasks: list[TaskRecord], now: float) -> tuple[list[TaskRecord], list[TaskRecord]]:
         """Tasks whose actions failed since the last pass: failed (and replaced after the restart delay)."""

@@ -270,6 +270,35 @@ class Store:
                 return
         raise ClusterError("the nodes keep being changed meanwhile; try again")
 
+    async def write_services(self, fence: Sequence[Compare], services: Sequence[ServiceRecord],
+                             stacks: Sequence[StackRecord] = (), *, revision: int) -> bool:
+        """The leader's update statuses (and, on a rollback, the stack and service put back on their previous
+        spec), fenced, and only if none of these keys changed after ``revision`` (the snapshot the leader
+        decided on: a deploy meanwhile wins, the next pass decides again). False when they had changed."""
+        keys = [self.stack_key(s.name) for s in stacks] + [self.service_key(s.stack, s.service) for s in services]
+        ops = [Op.put(self.stack_key(s.name), s.to_json()) for s in stacks]
+        ops += [Op.put(self.service_key(s.stack, s.service), s.to_json()) for s in services]
+        if not ops:
+            return True
+        return await self._fenced(fence, [Compare.mod_revision(k, revision + 1, "<") for k in keys], ops)
+
+    async def rollback(self, stack: str, service: str, change: Callable[[StackRecord, ServiceRecord],
+                                                                       tuple[StackRecord, ServiceRecord]]) -> ServiceRecord:
+        """``service rollback``: ``change`` makes the previous spec current; compare-and-swap on both keys."""
+        skey, vkey = self.stack_key(stack), self.service_key(stack, service)
+        for _ in range(_RETRIES):
+            read = await self.etcd.txn([], [Op.get(skey), Op.get(vkey)])
+            if not read.responses[0].kvs or not read.responses[1].kvs:
+                raise ClusterError(f"service {stack}_{service} not found")
+            skv, vkv = read.responses[0].kvs[0], read.responses[1].kvs[0]
+            new_stack, new_svc = change(_parse(skv, StackRecord), _parse(vkv, ServiceRecord))
+            ok = await self.etcd.txn([Compare.mod_revision(skey, skv.mod_revision),
+                                      Compare.mod_revision(vkey, vkv.mod_revision)],
+                                     [Op.put(skey, new_stack.to_json()), Op.put(vkey, new_svc.to_json())])
+            if ok.succeeded:
+                return new_svc
+        raise ClusterError(f"service {stack}_{service} keeps being changed meanwhile; try again")
+
     async def _fenced(self, fence: Sequence[Compare], compare: list[Compare], ops: list[Op]) -> bool:
         """One transaction guarded by ``fence`` (+ ``compare``); False when only ``compare`` failed."""
         result = await self.etcd.txn([*fence, *compare], ops, [Op.get(c.key) for c in fence])

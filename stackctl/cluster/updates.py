@@ -143,7 +143,10 @@ def plan_update(svc: ServiceRecord, doc: Mapping[str, Any], tasks: Sequence[Task
         return _on_failure(svc, status, config, why_failed(failed, total, config), now=now, slots=slots)
     if not outdated and all(all(ready(t) for t in s.new.values()) and s.new for s in slots.values()):
         done: UpdateState = "rollback_completed" if status.rollback else "completed"
-        text = "rollback completed" if status.rollback else "update completed"
+        text = "update completed"
+        if status.rollback:
+            text = ("rolled back: " + status.message.removeprefix("rolling back: ")
+                    if status.message.startswith("rolling back: ") else "rollback completed")
         return Step(status=replace(status, state=done, updated=now, message=text))
     return _advance(svc, slots, status, config, now=now)
 
@@ -156,7 +159,7 @@ def _on_failure(svc: ServiceRecord, status: UpdateStatus, config: UpdateConfig, 
                                        message=f"paused: {why}; no previous spec to roll back to"),
                         hidden=_hidden(slots))
         return Step(rollback=True, status=replace(status, state="rollback_started", updated=now,
-                                                  message=f"rolled back: {why}"))
+                                                  message=f"rolling back: {why}"))
     state: UpdateState = "rollback_paused" if status.rollback else "paused"
     prefix = "rollback paused" if status.rollback else "paused"
     return Step(status=replace(status, state=state, updated=now, message=f"{prefix}: {why}"), hidden=_hidden(slots))

@@ -129,7 +129,26 @@ def service_inspect(stack: StackRecord, svc: ServiceRecord, tasks: Sequence[Task
             "Stack": svc.stack, "Service": svc.service, "Version": svc.version, "SpecHash": svc.spec_hash,
             "Mode": svc.mode, "Replicas": svc.replicas, "UpdatedAt": svc.updated,
             "Image": doc.get("image"), "ImageID": stack.images.get(str(doc.get("image"))),
-            "Spec": doc, "Tasks": replicas_text(svc, tasks, doc)}
+            "Spec": doc, "Tasks": replicas_text(svc, tasks, doc), "UpdateStatus": update_status(svc),
+            "PreviousSpec": (svc.previous or {}).get("service")}
+
+
+def update_status(svc: ServiceRecord) -> dict[str, Any] | None:
+    """docker's UpdateStatus (State, StartedAt, CompletedAt, Message) of the service's last update."""
+    up = svc.update
+    if up is None:
+        return None
+    done = up.state.endswith("completed") or up.stopped
+    return {"State": up.state, "StartedAt": up.started, "CompletedAt": up.updated if done else None,
+            "Message": up.message, "Config": up.config}
+
+
+def update_line(svc: ServiceRecord) -> str:
+    """One line for `service ps`: where the service's last update stands and why it stopped."""
+    up = svc.update
+    if up is None:
+        return ""
+    return f"{service_name(svc.stack, svc.service)}: {up.message or up.state.replace('_', ' ')}"
 
 
 # --- tasks ----------------------------------------------------------------------------------------
@@ -142,6 +161,8 @@ def _error_text(task: TaskRecord, *, trunc: bool) -> str:
     if not task.message or task.state not in ERROR_STATES:
         return ""
     text = task.message
+    if task.attempt:
+        text = f"restart {task.attempt}: {text}"
     if trunc and len(text) > ERROR_WIDTH:
         text = text[:ERROR_WIDTH - 1] + "…"
     return f'"{text}"'
@@ -172,7 +193,7 @@ def task_rows(tasks: Sequence[TaskRecord], stacks: Sequence[StackRecord], *, now
         rows.append({"ID": task.id, "Name": (" \\_ " + name) if history else name, "Image": str(doc.get("image", "")),
                      "Node": task.node or "", "DesiredState": task.desired.capitalize(),
                      "CurrentState": _state_text(task, now), "Error": _error_text(task, trunc=trunc),
-                     "Ports": ""})
+                     "Ports": "", "Attempt": str(task.attempt)})
     return rows
 
 
