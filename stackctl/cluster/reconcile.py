@@ -44,6 +44,7 @@ from stackctl.engine.container_config import (
     network_body,
     volume_body,
 )
+from stackctl.engine.durations import duration_s
 from stackctl.plan.actions import Action, ContainerSpec, Reason
 from stackctl.plan.observed import ObservedContainer
 
@@ -360,7 +361,12 @@ class _Pass:
                 why = "no such task" if t is None else f"task {t.state}" if t.node == node else "task moved"
                 self.emit(node, Action("remove_container", c.name, Reason("stale", why), service=ref.service,
                                        number=ref.slot, engine=node,
-                                       params={"id": c.id, "timeout": STOP_GRACE if c.running else 0}))
+                                       params={"id": c.id, "timeout": self.grace(ref.stack, ref.service) if c.running else 0}))
+
+    def grace(self, stack: str, service: str) -> int:
+        """The service's stop_grace_period (swarm's default 10 s) for a container being stopped."""
+        raw = self.service_doc(stack, service).get("stop_grace_period") if (stack, service) in self.services else None
+        return duration_s(raw) if raw else STOP_GRACE
 
     def emit(self, node: str, action: Action) -> None:
         self.actions.setdefault(node, {}).setdefault(action.id, action)
