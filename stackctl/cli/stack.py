@@ -76,6 +76,16 @@ def _deploy(args: argparse.Namespace) -> int:
     from stackctl.cluster.views import service_name
 
     prepared = load_for_cluster(args)
+    if prepared.builds:  # built here, before anything on the cluster changes
+        import asyncio
+        import os
+
+        from stackctl.cluster.building import build_services
+
+        prepared, built = asyncio.run(build_services(prepared, stack=args.name, builds=prepared.builds,
+                                                     working_dir=os.path.dirname(os.path.abspath(args.files[0]))))
+        for b in built:
+            print(f"Built {b.tag} for service {b.service} ({b.image_id[:19]})", flush=True)
     started = time.time()
 
     async def work(cc: ClusterClient) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stackctl.cluster.scheduler import requirements
@@ -21,8 +21,9 @@ from stackctl.model.reading import replicas_of
 from stackctl.plan.hashing import service_hash
 
 # Keys of a service that a cluster task does not use; like `docker stack deploy`, a warning names them.
-IGNORED_KEYS = ("build", "container_name", "restart", "links", "external_links", "depends_on", "cgroup_parent",
-                "userns_mode")
+IGNORED_KEYS = ("build", "container_name", "restart", "links", "external_links", "cgroup_parent", "userns_mode")
+# `build:` is built on the CLI machine (cluster/building.py) and then dropped from the stored document.
+HANDLED_KEYS = ("build",)
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -33,6 +34,7 @@ class Prepared:
     document: dict[str, Any]
     images: dict[str, str]
     warnings: list[str]
+    builds: dict[str, dict[str, Any]] = field(default_factory=dict)  # service -> its `build:` (built on this machine)
 
 
 def check_stack_name(name: str) -> None:
@@ -48,10 +50,13 @@ def prepare(name: str, document: Mapping[str, Any], *, file: str) -> Prepared:
     problems: list[Problem] = []
     warnings: list[str] = []
     services: dict[str, Any] = {}
+    builds: dict[str, dict[str, Any]] = {}
     for svc_name, svc in (document.get("services") or {}).items():
         where = f"services.{svc_name}"
         problems += _service_problems(svc, where=where, file=file)
-        ignored = [k for k in IGNORED_KEYS if svc.get(k) is not None and not (k == "build" and not svc.get("image"))]
+        ignored = [k for k in IGNORED_KEYS if svc.get(k) is not None and k not in HANDLED_KEYS]
+        if svc.get("build") is not None:
+            builds[svc_name] = json.loads(json.dumps(svc["build"]))
         if ignored:
             warnings.append(f"{where}: ignoring what a cluster does not use: {', '.join(ignored)}")
         kept = {k: v for k, v in svc.items() if k not in IGNORED_KEYS}
@@ -64,7 +69,8 @@ def prepare(name: str, document: Mapping[str, Any], *, file: str) -> Prepared:
     doc = {k: v for k, v in document.items() if k != "services"}
     doc["services"] = services
     doc = json.loads(json.dumps(doc))  # plain JSON values, as they come back from etcd
-    return Prepared(document=doc, images={s: str(v["image"]) for s, v in services.items()}, warnings=warnings)
+    return Prepared(document=doc, images={s: str(v["image"]) for s, v in services.items()}, warnings=warnings,
+                    builds=builds)
 
 
 def _service_problems(svc: Mapping[str, Any], *, where: str, file: str) -> list[Problem]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from stackctl import labels as L
@@ -205,13 +205,18 @@ class DockerEngine:
                 if event.get("error"):
                     raise DriverError(f"pull {ref}: {event['error']}")
 
-    def build_image(self, spec: BuildSpec) -> str:
+    def build_image(self, spec: BuildSpec, *, on_line: Callable[[str], None] | None = None) -> str:
+        """Builds ``spec``; ``on_line`` gets each line the builder prints (its output, as `docker build`)."""
         with self._t(f"build {spec.tag}"):
             stream = self.api.build(path=spec.context, dockerfile=spec.dockerfile, tag=spec.tag,
                                     buildargs=dict(spec.args) or None, target=spec.target,
                                     labels=dict(spec.labels) or None, nocache=spec.no_cache, pull=spec.pull,
                                     rm=True, forcerm=True, decode=True)
             for event in stream:
+                if on_line is not None and event.get("stream"):
+                    for line in str(event["stream"]).splitlines():
+                        if line.strip():
+                            on_line(line.rstrip())
                 if event.get("error"):
                     raise DriverError(f"build {spec.tag}: {' '.join(str(event['error']).split())}")
         image = self.image_id(spec.tag)

@@ -61,7 +61,8 @@ def test_ignored_keys_are_dropped_with_one_warning_and_build_only_gets_compose_i
                                         "container_name": "w"}, api={"build": {"context": "api"}}), file="f")
     assert prepared.images == {"web": "nginx", "api": "shop-api"}
     assert "build" not in prepared.document["services"]["web"] and "restart" not in prepared.document["services"]["web"]
-    assert prepared.warnings == ["services.web: ignoring what a cluster does not use: build, container_name, restart"]
+    assert prepared.warnings == ["services.web: ignoring what a cluster does not use: container_name, restart"]
+    assert sorted(prepared.builds) == ["api", "web"]  # built on the CLI machine (cluster/building.py)
     constraints = ["node.role==manager", "node.labels.disk == ssd", "node.hostname!=node3", "node.id==n1"]
     ok = prepare("shop", doc(web={"image": "a", "deploy": {"placement": {"constraints": constraints}}}), file="f")
     assert ok.warnings == []
