@@ -71,9 +71,10 @@ def service_progress(svc: ServiceRecord, tasks: Sequence[TaskRecord], *, since: 
     for t in mine:
         if t.state == "failed" and t.created >= since:
             failures[_slot(t)] = failures.get(_slot(t), 0) + 1
+    gave_up = [t for t in mine if t.created >= since and "gave up after" in t.message]
     up = svc.update if svc.update is not None and svc.update.started >= since else None
     governed = up is not None and up.state in ("updating", "rollback_started")
-    failed = not done and not governed and any(n >= FAIL_LIMIT for n in failures.values())
+    failed = not done and not governed and (any(n >= FAIL_LIMIT for n in failures.values()) or bool(gave_up))
     update = ""
     if up is not None:
         if up.state == "updating":
