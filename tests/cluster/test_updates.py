@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -55,14 +55,15 @@ class Cli:
     def __init__(self, env: dict[str, str], workdir: pathlib.Path) -> None:
         self.env, self.workdir = env, workdir
 
-    def __call__(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, timeout: float = 120,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "stackctl", *args], check=False, capture_output=True, text=True,
-                              env={**self.env, **env}, timeout=timeout, cwd=self.workdir)
+                              env={**self.env, **(env or {})}, timeout=timeout, cwd=self.workdir)
 
     def deploy(self, text: str, stack: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
         path = self.workdir / f"{stack}.yaml"
         path.write_text(text)
-        return self("stack", "deploy", "-c", str(path), *extra, stack, **env)
+        return self("stack", "deploy", "-c", str(path), *extra, stack, env=env)
 
     def rows(self, *args: str) -> list[dict[str, Any]]:
         out = self(*args, "--format", "json")
@@ -149,7 +150,7 @@ class Load:
                 self.failed.append(repr(exc))
             time.sleep(0.02)
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         wait_for("the balancer answers", lambda: self._try())
         self.thread.start()
         return self
