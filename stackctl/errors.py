@@ -20,7 +20,8 @@ class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
     │   ├── Deposed               a leader write's fence failed: this agent is no longer the leader
     │   ├── InitRefused           `cluster init` cannot go on: one line per node (cluster/setup.py)
     │   ├── NoManager             no manager reachable, or none with etcd answering (cluster/client.py)
-    │   └── NotConverged          a deploy or scale did not converge: per-task reasons (cluster/deploying.py)
+    │   ├── NotConverged          a deploy or scale did not converge: per-task reasons (cluster/deploying.py)
+    │   └── BuildFailed           a `build:` service did not build before a deploy (cluster/building.py)
     ├── DriverError               the engine or the SSH transport failed (carries node, service)
     │   ├── EngineUnavailable     dockerd not running / socket permission denied
     │   ├── HostKeyError          unknown or changed SSH host key
