@@ -74,6 +74,8 @@ def service_progress(svc: ServiceRecord, tasks: Sequence[TaskRecord], *, since: 
     gave_up = [t for t in mine if t.created >= since and "gave up after" in t.message]
     up = svc.update if svc.update is not None and svc.update.started >= since else None
     governed = up is not None and up.state in ("updating", "rollback_started")
+    if governed:
+        done = False  # until the update says completed: its last tasks may still fail within monitor
     failed = not done and not governed and (any(n >= FAIL_LIMIT for n in failures.values()) or bool(gave_up))
     update = ""
     if up is not None:

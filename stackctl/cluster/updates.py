@@ -141,7 +141,9 @@ def plan_update(svc: ServiceRecord, doc: Mapping[str, Any], tasks: Sequence[Task
     total = max(1, svc.replicas if svc.mode == "replicated" else len(slots))
     if failed and len(failed) / total > config.max_failure_ratio and config.failure_action != "continue":
         return _on_failure(svc, status, config, why_failed(failed, total, config), now=now, slots=slots)
-    if not outdated and all(all(ready(t) for t in s.new.values()) and s.new for s in slots.values()):
+    settled = [all(ready(t) and now >= t.started + config.monitor for t in s.new.values()) and s.new
+               for s in slots.values()]
+    if not outdated and all(settled):
         done: UpdateState = "rollback_completed" if status.rollback else "completed"
         text = "update completed"
         if status.rollback:
@@ -172,34 +174,43 @@ def _hidden(slots: Mapping[str, _Slots]) -> frozenset[str]:
 
 def _advance(svc: ServiceRecord, slots: Mapping[str, _Slots], status: UpdateStatus, config: UpdateConfig, *,
              now: float) -> Step:
+    """The next batch: a slot is busy until its new task is ready and has lived through ``monitor`` (so a
+    task that crashes a second after it started stops the update before the next batch); the batch after
+    that waits ``delay``. A start-first slot's old task goes as soon as the new one is ready."""
     stop: list[TaskRecord] = []
     beside: list[TaskRecord] = []
     busy = 0
-    last_ready = 0.0
+    settled_at = 0.0
+    wake: float | None = None
     waiting: list[TaskRecord] = []
     for key in sorted(slots, key=_order):
         s = slots[key]
+        mine = [t for t in s.new.values() if t.created >= status.started]
         new_ready = [t for t in s.new.values() if ready(t)]
-        if s.old and s.new:  # start-first: the old one goes once the new one is ready
-            if new_ready:
-                stop += s.old.values()
-            else:
-                busy += 1
-        elif s.new and not new_ready and s.new and any(t.created >= status.started for t in s.new.values()):
-            busy += 1
-        elif s.old:
+        if s.old and s.new and new_ready:
+            stop += s.old.values()
+        if s.old and not s.new:
             waiting += sorted(s.old.values(), key=lambda t: t.created)[:1]
-        for t in new_ready:
-            if t.created >= status.started:
-                last_ready = max(last_ready, t.started)
+            continue
+        for t in mine:
+            if not ready(t):
+                busy += 1
+            elif now < t.started + config.monitor:
+                busy += 1
+                wake = _earliest(wake, t.started + config.monitor)
+            else:
+                settled_at = max(settled_at, t.started + config.monitor)
     room = (len(waiting) if config.parallelism <= 0 else config.parallelism) - busy
-    wake = None
-    if room > 0 and waiting and busy == 0 and last_ready and last_ready + config.delay > now:
-        wake, room = last_ready + config.delay, 0
+    if room > 0 and waiting and busy == 0 and settled_at and settled_at + config.delay > now:
+        wake, room = _earliest(wake, settled_at + config.delay), 0
     for t in waiting[:max(0, room)]:
         (beside if config.order == "start-first" else stop).append(t)
     hidden = _hidden(slots) | {t.id for t in beside}
     return Step(stop=tuple(stop), start_beside=tuple(beside), hidden=frozenset(hidden), wake=wake)
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
 
 
 def _order(key: str) -> tuple[int, str]:

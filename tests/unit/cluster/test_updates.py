@@ -39,15 +39,20 @@ def test_an_update_starts_and_replaces_parallelism_slots_at_a_time_stop_first() 
 
 def test_the_next_batch_waits_for_the_new_tasks_to_be_ready_then_the_delay() -> None:
     status = UpdateStatus(state="updating", target="new", started=900.0,
-                          config=update_config({"deploy": {"update_config": {"parallelism": 2, "delay": "10s"}}}).to_dict())
+                          config=update_config({"deploy": {"update_config": {"parallelism": 2, "delay": "10s",
+                                                                              "monitor": "1s"}}}).to_dict())
     tasks = [task(1, "new", created=950, state="starting"), task(2, "new", created=950, health="starting"),
              task(3, "old"), task(4, "old")]
     assert plan_update(svc(update=status), DOC, tasks, now=NOW).stop == ()
     ready = [task(1, "new", created=950, started=995), task(2, "new", created=950, started=996),
              task(3, "old"), task(4, "old")]
     step = plan_update(svc(update=status), DOC, ready, now=NOW)
-    assert step.stop == () and step.wake == 1006.0
-    assert [t.slot for t in plan_update(svc(update=status), DOC, ready, now=1006.0).stop] == [3, 4]
+    assert step.stop == () and step.wake == 1007.0  # ready, lived through monitor (1 s), then the delay
+    assert [t.slot for t in plan_update(svc(update=status), DOC, ready, now=1007.0).stop] == [3, 4]
+    young = [task(1, "new", created=950, started=999.5), task(2, "new", created=950, started=999.6),
+             task(3, "old"), task(4, "old")]
+    step = plan_update(svc(update=status), DOC, young, now=NOW)
+    assert step.stop == () and step.wake == 1000.5  # a task may still crash within monitor
 
 
 def test_start_first_starts_beside_and_stops_the_old_one_once_the_new_one_is_healthy() -> None:
