@@ -152,6 +152,8 @@ class Leader:
             await self.write_tasks(list(put.values()), list(decision.delete))
         if self.term.is_leader():
             self.traffic.push(stacks, current_tasks(tasks, list(put.values()), decision.delete), views)
+            if any(a.kind == "remove_container" for acts in decision.actions.values() for a in acts):
+                await self.traffic.settle()  # the proxies stop sending to a replica before it is stopped
         for node, actions in self.traffic.adapt(decision.actions, stacks).items():
             fresh = self.not_under_way(node, actions)
             if fresh and self.term.is_leader():

@@ -56,7 +56,7 @@ class Traffic:
         self.vips: dict[traffic.ServiceKey, str] | None = None
         self.sent: dict[str, tuple[str, float]] = {}  # node -> (document sent and acknowledged, when)
         self.pushing: dict[str, asyncio.Task[None]] = {}
-        self.pushed_at: dict[str, float] = {}  # node -> monotonic time of its last acknowledged change
+        self.queued: dict[str, str] = {}  # node -> the document to send once its push under way is done
 
     # -- VIPs ----------------------------------------------------------------------------------------
 
@@ -115,8 +115,9 @@ class Traffic:
             if last is not None and last[0] == doc and now - last[1] < RESEND:
                 continue
             if node in self.pushing:
+                self.queued[node] = doc  # sent as soon as the push under way is answered
                 continue
-            task = asyncio.create_task(self._push(node, doc, changed=last is None or last[0] != doc))
+            task = asyncio.create_task(self._push(node, doc))
             self.pushing[node] = task
             task.add_done_callback(self._done(node))
 
@@ -125,17 +126,23 @@ class Traffic:
             self.pushing.pop(node, None)
         return forget
 
-    async def _push(self, node: str, doc: str, *, changed: bool) -> None:
-        try:
-            await asyncio.wait_for(self._apply(node, doc), PUSH_TIMEOUT)
-        except (TimeoutError, OSError, asyncssh.Error, ClusterError, ValueError) as exc:
-            log.warning("node %s: node proxy not updated: %s", node, str(exc) or type(exc).__name__)
-            self.sent.pop(node, None)
-            return
-        self.sent[node] = (doc, time.monotonic())
-        if changed:
-            self.pushed_at[node] = time.monotonic()
-            log.info("node %s: node proxy updated (%d listeners)", node, len(json.loads(doc)["listeners"]))
+    async def _push(self, node: str, doc: str) -> None:
+        while True:
+            last = self.sent.get(node)
+            try:
+                await asyncio.wait_for(self._apply(node, doc), PUSH_TIMEOUT)
+            except (TimeoutError, OSError, asyncssh.Error, ClusterError, ValueError) as exc:
+                log.warning("node %s: node proxy not updated: %s", node, str(exc) or type(exc).__name__)
+                self.sent.pop(node, None)
+                self.queued.pop(node, None)
+                return
+            self.sent[node] = (doc, time.monotonic())
+            if last is None or last[0] != doc:
+                log.info("node %s: node proxy updated (%d listeners)", node, len(json.loads(doc)["listeners"]))
+            queued = self.queued.pop(node, None)
+            if queued is None or queued == doc:
+                return
+            doc = queued
 
     async def _apply(self, node: str, doc: str) -> None:
         conn = await self.transport.session(node).connection()
@@ -148,6 +155,11 @@ class Traffic:
         answer = json.loads(line or b"{}")
         if not answer.get("ok"):
             raise ClusterError(str(answer.get("error") or "no answer from the node proxy"))
+
+    async def settle(self, timeout: float = PUSH_TIMEOUT) -> None:
+        """Wait (at most ``timeout``) for the pushes under way."""
+        if self.pushing:
+            await asyncio.wait(list(self.pushing.values()), timeout=timeout)
 
     async def close(self) -> None:
         for task in list(self.pushing.values()):
