@@ -110,15 +110,15 @@ def host_mode_targets(svc: Mapping[str, Any]) -> set[tuple[int, str]]:
     return {(int(p["target"]), str(p.get("protocol") or "tcp")) for p in _ports(svc) if p.get("mode") == "host"}
 
 
-def check_service(svc: Mapping[str, Any], *, where: str) -> list[str]:
-    """Problems of the traffic keys of a service (``stack deploy`` refuses them): ``key: message``."""
+def check_service(svc: Mapping[str, Any], *, where: str) -> list[tuple[str, str]]:
+    """Problems of the traffic keys of a service (``stack deploy`` refuses them): (key path, message)."""
     out = []
     for i, p in enumerate(_ports(svc)):
         value = proxy_protocol(p, svc)
         if value not in PROXY_PROTOCOLS:
             key = f"{where}.ports[{i}].{EXTENSION}.proxy_protocol" if isinstance(p.get(EXTENSION), Mapping) \
                 else f"{where}.{EXTENSION}.proxy_protocol"
-            out.append(f"{key}: {value!r} is not one of {', '.join(PROXY_PROTOCOLS)}")
+            out.append((key, f"{value!r} is not one of {', '.join(PROXY_PROTOCOLS)}"))
     return out
 
 

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -197,7 +197,7 @@ class Load:
                 self.failures.append(time.monotonic())
             time.sleep(0.01)
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -214,7 +214,7 @@ def test_scaling_3_9_2_under_steady_load_loses_no_request(env: Env) -> None:
     with Load(env.nodes["node1"], 8080) as load:
         for n in (9, 2, 3):
             assert env.cli("service", "scale", f"{STACK}_web={n}").returncode == 0
-            wait_for(f"{n} replicas answering", lambda n=n: scaled(env, n), timeout=40)
+            wait_for(f"{n} replicas answering", lambda: scaled(env, n), timeout=40)  # noqa: B023
         time.sleep(0.5)
     assert load.ok > 50
     assert load.failures == [], f"{len(load.failures)} failed of {load.ok + len(load.failures)}"
