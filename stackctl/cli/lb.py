@@ -135,9 +135,15 @@ def _saver(path: Path) -> Any:
 
     def accept(doc: Any) -> Any:
         cfg = config.parse(doc, file="apply", native_built=native_engine_built())
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(config.dump(cfg), indent=1))
-        os.replace(tmp, path)
+        text = json.dumps(config.dump(cfg), indent=1)
+        try:
+            same = path.read_text() == text
+        except OSError:
+            same = False
+        if not same:  # the leader sends an unchanged configuration again now and then
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
         return cfg
     return accept
 
