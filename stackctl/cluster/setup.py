@@ -180,18 +180,21 @@ async def _preflight(transport: SshTransport, inventory: Inventory,
 
 async def _check_vip_range(transport: SshTransport, inventory: Inventory, vip_range: str) -> None:
     """The VIP range must not overlap a route or an address of any node (its own network, its engine's
-    bridges): one line per node where it does."""
+    bridges): one line naming what it collides with and where."""
     addresses = [n.address for n in inventory.nodes]
+    hits: dict[str, list[str]] = {}
 
     async def one(node: NodeSpec) -> None:
         out = await transport.session(node.name).run("ip -4 route show", timeout=30, check=False)
-        routes = [ln.split()[0] for ln in out.stdout.splitlines() if ln.strip()]
-        hit = range_collision(vip_range, [r for r in routes if r], addresses)
+        hit = range_collision(vip_range, [ln.split()[0] for ln in out.stdout.splitlines() if ln.strip()], addresses)
         if hit is not None:
-            raise ClusterError(f"node {node.name}: the VIP range {vip_range} collides with {hit} there; "
-                               "choose another with `cluster init --vip-range CIDR`")
+            hits.setdefault(hit, []).append(node.name)
 
     await _each(inventory.nodes, one)
+    if hits:
+        what, where = next(iter(sorted(hits.items())))
+        raise ClusterError(f"the VIP range {vip_range} collides with {what} (on {', '.join(sorted(where))}); "
+                           "choose another with `cluster init --vip-range CIDR`")
 
 
 # --- 2. install ---------------------------------------------------------------------------------------
