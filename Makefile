@@ -1,5 +1,5 @@
 # The two commands of the README's quick start: `make demo` and `make test`.
-.PHONY: demo test bootstrap engine unit bench clean
+.PHONY: demo demo-cluster test bootstrap engine unit bench clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -9,6 +9,9 @@ engine: bootstrap
 
 demo: engine
 	bash scripts/demo.sh
+
+demo-cluster: engine
+	bash scripts/demo-cluster.sh
 
 test: engine
 	bash scripts/test.sh

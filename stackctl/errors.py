@@ -13,7 +13,14 @@ class name). Only ``stackctl.cli.main`` turns them into messages and exit codes.
     ├── ExecutionError            applying a plan failed (the failed and skipped services are named)
     ├── SchedulingError           no node can take a task (the reasons per filter are named)
     ├── ClusterError              inventory, election, etcd coordination
-    │   └── InventoryError        an inventory file is wrong: every Problem (cluster/inventory.py)
+    │   ├── InventoryError        an inventory file is wrong: every Problem (cluster/inventory.py)
+    │   ├── StateError            a cluster record read from etcd is malformed (cluster/state.py)
+    │   ├── EtcdError             etcd answered an error (cluster/etcd.py)
+    │   ├── EtcdUnavailable       no etcd endpoint answers; names the endpoints tried (cluster/etcd.py)
+    │   ├── Deposed               a leader write's fence failed: this agent is no longer the leader
+    │   ├── InitRefused           `cluster init` cannot go on: one line per node (cluster/setup.py)
+    │   ├── NoManager             no manager reachable, or none with etcd answering (cluster/client.py)
+    │   └── NotConverged          a deploy or scale did not converge: per-task reasons (cluster/deploying.py)
     ├── DriverError               the engine or the SSH transport failed (carries node, service)
     │   ├── EngineUnavailable     dockerd not running / socket permission denied
     │   ├── HostKeyError          unknown or changed SSH host key
@@ -126,6 +133,22 @@ class SchedulingError(StackctlError):
 
 class ClusterError(StackctlError):
     """Inventory, election or etcd coordination failed."""
+
+
+class StateError(ClusterError):
+    """A cluster record read from etcd is malformed (raised by cluster/state.py's from_json)."""
+
+
+class EtcdError(ClusterError):
+    """etcd answered with an error (raised by cluster/etcd.py)."""
+
+
+class EtcdUnavailable(ClusterError):
+    """No etcd endpoint answers; the message names the endpoints tried (cluster/etcd.py)."""
+
+
+class Deposed(ClusterError):
+    """A leader write failed its fence: the leader key changed, this agent is no longer the leader."""
 
 
 class DriverError(StackctlError):

@@ -25,4 +25,10 @@ ENVIRONMENT_FILE = "com.docker.compose.project.environment_file"
 MANAGED_BY = "io.stackctl.managed-by"
 STACK = "io.stackctl.stack"
 TASK = "io.stackctl.task"
-LEADER_REVISION = "io.stackctl.leader-revision"
+LEADER_REVISION = "io.stackctl.leader-rev"
+
+# the cluster's containers (stackctl/cluster/naming.py); STACK, TASK and LEADER_REVISION above too
+STACK_SERVICE = "io.stackctl.service"
+SLOT = "io.stackctl.slot"
+SPEC_HASH = "io.stackctl.spec-hash"
+STACK_NAMESPACE = "com.docker.stack.namespace"  # what docker swarm puts on a stack's containers

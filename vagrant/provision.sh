@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Provision one stackctl node (Debian bookworm): Docker, sshd, Python, and etcd on managers.
-# Arguments: NAME IP ROLE ETCD_INITIAL_CLUSTER. Safe to run again.
+# Provision one stackctl node (Debian bookworm) so that `stackctl cluster init` accepts it:
+# sshd, Docker, python3 on every node, and the etcd binary on managers. Arguments: NAME IP ROLE.
+# Safe to run again. Nothing is configured for etcd here: `cluster init` writes its own
+# /etc/stackctl/etcd.sh and the stackctl-etcd.service unit (TLS peers, clients on 127.0.0.1 only).
 set -euo pipefail
-NAME=$1 IP=$2 ROLE=$3 ETCD_CLUSTER=$4
+NAME=$1 IP=$2 ROLE=$3
 
 export DEBIAN_FRONTEND=noninteractive
+packages=(docker.io openssh-server python3 busybox-static sudo)
+[ "$ROLE" = manager ] && packages+=(etcd-server)
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends docker.io openssh-server python3 python3-venv busybox-static \
-  etcd-server >/dev/null
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 
-# The SSH user of the inventory drives the engine through /run/docker.sock.
+# The SSH user of the inventory drives the engine through /run/docker.sock; cluster init runs its
+# root steps with `sudo -n` (Vagrant boxes give the vagrant user passwordless sudo).
 usermod -aG docker vagrant
 sed -i 's/^#\?AllowStreamLocalForwarding.*/AllowStreamLocalForwarding yes/' /etc/ssh/sshd_config
 grep -q '^AllowStreamLocalForwarding' /etc/ssh/sshd_config || echo 'AllowStreamLocalForwarding yes' >> /etc/ssh/sshd_config
@@ -17,22 +21,10 @@ grep -q '^MaxSessions 100' /etc/ssh/sshd_config || echo 'MaxSessions 100' >> /et
 systemctl restart ssh
 systemctl enable --now docker
 
-# etcd: a member on each manager, stopped on workers.
+# Debian's etcd-server starts its own member on 127.0.0.1:2379 with its own data: stop it, so that the
+# member `cluster init` sets up (stackctl-etcd.service) is the only one.
 if [ "$ROLE" = manager ]; then
-  cat >/etc/default/etcd <<CONF
-ETCD_NAME=$NAME
-ETCD_DATA_DIR=/var/lib/etcd/stackctl
-ETCD_LISTEN_PEER_URLS=http://$IP:2380
-ETCD_INITIAL_ADVERTISE_PEER_URLS=http://$IP:2380
-ETCD_LISTEN_CLIENT_URLS=http://$IP:2379,http://127.0.0.1:2379
-ETCD_ADVERTISE_CLIENT_URLS=http://$IP:2379
-ETCD_INITIAL_CLUSTER=$ETCD_CLUSTER
-ETCD_INITIAL_CLUSTER_TOKEN=stackctl-vagrant
-ETCD_INITIAL_CLUSTER_STATE=new
-CONF
-  systemctl enable etcd
-  systemctl restart etcd --no-block
-else
-  systemctl disable --now etcd || true
+  systemctl disable --now etcd 2>/dev/null || true
+  command -v etcd >/dev/null
 fi
 echo "provisioned $NAME ($ROLE) at $IP"

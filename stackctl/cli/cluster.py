@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = verbs.add_parser("show", help="print the resolved inventory")
     add_cluster_flag(v)
     v.set_defaults(func=_show)
+    v = verbs.add_parser("init", help="make the inventory's nodes a cluster: stackctl, etcd (TLS peers), "
+                                      "the cluster SSH key and the agent on the managers (safe to run again)")
+    add_cluster_flag(v)
+    v.set_defaults(func=_init)
 
 
 def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
@@ -103,4 +107,38 @@ def _show(args: argparse.Namespace) -> int:
                       "nodes": [{"name": n.name, "address": n.address, "role": n.role,
                                  "labels": dict(n.labels), "user": n.ssh.user, "port": n.ssh.port}
                                 for n in inv.nodes]}, indent=2))
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    import asyncio
+    import datetime
+    import sys
+
+    from stackctl.cluster.setup import init_cluster
+
+    inv = inventory_from_args(args)
+    managers = len(inv.managers)
+    print(f"cluster {inv.name}: {len(inv.nodes)} nodes, {managers} manager{'s' if managers != 1 else ''}",
+          flush=True)
+
+    def log(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    report = asyncio.run(init_cluster(inv, now=datetime.datetime.now(datetime.UTC), log=log))
+    for node, changes in sorted(report.changes.items()):
+        wrote = [c for c in changes if c.startswith("wrote ")]
+        said = [c for c in changes if not c.startswith("wrote ")]
+        if wrote:
+            said.insert(1 if said and said[0].startswith("installed") else 0,
+                        f"wrote {len(wrote)} file{'s' if len(wrote) != 1 else ''}")
+        print(f"  {node}: {'; '.join(said)}")
+    for note in report.notes:
+        print(f"  note: {note}")
+    members = f"etcd {len(report.members)} member{'s' if len(report.members) != 1 else ''} healthy"
+    if report.changed:
+        print(f"cluster {inv.name}: ready ({members}, agent on {managers} manager{'s' if managers != 1 else ''}) "
+              f"in {report.seconds:.1f} s")
+    else:
+        print(f"cluster {inv.name}: nothing changed ({members}, agents running) in {report.seconds:.1f} s")
     return 0

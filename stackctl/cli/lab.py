@@ -1,6 +1,6 @@
 """`stackctl lab …`: a multi-node cluster on this Linux machine (namespaced nodes with sshd + dockerd).
 
-Environment: ``STACKCTL_LAB_ROOT`` (default /var/lib/stackctl/lab) holds the labs' files,
+Environment: ``STACKCTL_LAB_ROOT`` (default /var/lib/stackctl-lab) holds the labs' files,
 ``STACKCTL_LAB_RUN`` (default /run/stackctl/lab) their persistent namespaces; named clusters go to
 ``STACKCTL_HOME`` like ``stackctl cluster``.
 """
@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     v = verb("up", _up, "create the lab's nodes (harmless when it is already up)")
     v.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
-    v.add_argument("--managers", type=int, default=1, help="nodes running an etcd member (default 1)")
+    v.add_argument("--managers", type=int, default=1, help="nodes with the manager role in the inventory "
+                   "(`cluster init` runs etcd and the agent there; default 1)")
     v.add_argument("--subnet", help="private IPv4 /24 for the nodes (default derived from the name)")
     v.add_argument("--timeout", type=float, default=60, help="seconds to wait for the nodes")
     verb("down", _down, "remove everything the lab made")
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = verb("ssh", _ssh, "open a shell (or run CMD) on a node over SSH")
     v.add_argument("node")
     v.add_argument("cmd", nargs=argparse.REMAINDER)
-    verb("stop", _stop, "kill a node: sshd, engine, containers, etcd").add_argument("node")
+    verb("stop", _stop, "kill a node: sshd, engine, containers, etcd, agent").add_argument("node")
     verb("start", _start, "start a stopped node again").add_argument("node")
     verb("partition", _partition, "cut a node off the lab network").add_argument("node")
     verb("heal", _heal, "reconnect every partitioned node")
@@ -55,7 +56,7 @@ def _roots() -> Any:
     from stackctl.lab.lab import Roots, check_host
 
     check_host(platform=sys.platform, euid=os.geteuid() if hasattr(os, "geteuid") else -1)
-    return Roots(state=pathlib.Path(os.environ.get("STACKCTL_LAB_ROOT", "/var/lib/stackctl/lab")),
+    return Roots(state=pathlib.Path(os.environ.get("STACKCTL_LAB_ROOT", "/var/lib/stackctl-lab")),
                  run=pathlib.Path(os.environ.get("STACKCTL_LAB_RUN", "/run/stackctl/lab")),
                  clusters=store_from_env())
 
@@ -96,14 +97,15 @@ def _status(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NODE':<8} {'ADDRESS':<15} {'ROLE':<8} {'SSHD':<5} {'ENGINE':<7} {'ETCD':<5} NETWORK")
+    print(f"{'NODE':<8} {'ADDRESS':<15} {'ROLE':<8} {'SSHD':<5} {'ENGINE':<7} {'ETCD':<5} {'AGENT':<5} NETWORK")
 
     def mark(v: object) -> str:
         return "-" if v is None else ("up" if v else "down")
 
     for r in rows:
         print(f"{r['name']:<8} {r['address']:<15} {r['role']:<8} {mark(r['sshd']):<5} "
-              f"{mark(r['engine']):<7} {mark(r['etcd']):<5} {'partitioned' if r['partitioned'] else 'ok'}")
+              f"{mark(r['engine']):<7} {mark(r['etcd']):<5} {mark(r['agent']):<5} "
+              f"{'partitioned' if r['partitioned'] else 'ok'}")
     return 0 if all(r["sshd"] and r["engine"] for r in rows) else 3
 
 

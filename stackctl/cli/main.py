@@ -16,7 +16,7 @@ from stackctl import __version__
 from stackctl.errors import StackctlError, printable
 
 # Command groups, in the order ``--help`` lists them.
-GROUPS: tuple[str, ...] = ("compose", "lb", "lab", "node", "cluster")
+GROUPS: tuple[str, ...] = ("compose", "stack", "service", "lb", "lab", "node", "cluster", "agent")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -163,6 +163,27 @@ class DockerEngine:
             projects.setdefault(c.labels.get(L.PROJECT, ""), []).append(c)
         return sorted(projects.items())
 
+    def list_containers(self, *, label: str) -> list[ObservedContainer]:
+        """Every container (running or not) that carries ``label`` (a key, or ``key=value``)."""
+        with self._t("list containers"):
+            filters = {"label": [label]}
+            raw = self._get("/containers/json", {"all": 1, "filters": filters},
+                            sdk=lambda: self.api.containers(all=True, filters=filters))
+        return [parse_container(c) for c in raw]
+
+    def names(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """The names of the engine's networks and volumes, and its images' IDs and repo:tag references."""
+        with self._t("list networks, volumes and images"):
+            nets = self._get("/networks", sdk=self.api_networks)
+            vols = (self._get("/volumes", sdk=lambda: self.api.volumes()) or {}).get("Volumes") or []
+            imgs = self._get("/images/json", sdk=lambda: self.api.images())
+        refs = {str(i["Id"]) for i in imgs} | {str(t) for i in imgs for t in i.get("RepoTags") or []}
+        return frozenset(n["Name"] for n in nets), frozenset(v["Name"] for v in vols), frozenset(refs)
+
+    def info(self) -> Mapping[str, Any]:
+        with self._t("info"):
+            return self._get("/info", sdk=lambda: self.api.info())  # type: ignore[no-any-return]
+
     # --- images
     def image_id(self, ref: str) -> str | None:
         info = self.image_info(ref)

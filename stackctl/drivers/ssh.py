@@ -177,14 +177,17 @@ class SshSession:
 
     # -- commands ---------------------------------------------------------------------------------
 
-    async def run(self, command: str | Sequence[str], *, timeout: float = 60, input: str | None = None,
+    async def run(self, command: str | Sequence[str], *, timeout: float = 60, input: str | bytes | None = None,
                   check: bool = True) -> CommandResult:
-        """Run a command on the node; a lost connection is re-made once before the command starts."""
+        """Run a command on the node; a lost connection is re-made once before the command starts.
+
+        ``input`` (text or bytes: an archive) is sent on standard input, then closed."""
         text = command if isinstance(command, str) else shlex.join(command)
+        data = input.encode() if isinstance(input, str) else input
         for attempt in (1, 2):
             conn = await self.connection()
             try:
-                proc = await conn.run(text, input=input, timeout=timeout, check=False)
+                proc = await conn.run(text, input=data, timeout=timeout, check=False, encoding=None)
                 break
             except asyncssh.TimeoutError as exc:
                 raise CommandTimeout(f"node {self.node.name}: `{text}` did not finish within {timeout:g} s",
@@ -279,6 +282,20 @@ class SshSession:
                               f"{head.splitlines()[0].decode(errors='replace') if head else 'nothing'}",
                               node=self.node.name)
         return json.loads(body)
+
+    async def forward_to_port(self, path: pathlib.Path, host: str, port: int) -> Any:
+        """Listen on the local unix socket ``path`` (made 0600; keep it in a 0700 directory) and forward
+        each connection to ``host:port`` as the node sees it (``127.0.0.1:2379``: the node's loopback).
+        Returns the listener; ``close()`` it to stop forwarding."""
+        conn = await self.connection()
+        path.unlink(missing_ok=True)
+        try:
+            listener = await conn.forward_local_path_to_port(str(path), host, port)
+        except (OSError, asyncssh.Error) as exc:
+            raise DriverError(f"node {self.node.name}: cannot forward {host}:{port} to {path}: {exc}",
+                              node=self.node.name) from exc
+        path.chmod(0o600)
+        return listener
 
     def _drop_forward(self) -> None:
         if self._docker is not None:

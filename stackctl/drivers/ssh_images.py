@@ -9,6 +9,7 @@ Concurrent calls for the same image and node wait for each other, so an image go
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,3 +146,50 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+async def relay_image(source: SshSession, targets: Sequence[SshSession], image: str, *, image_id: str = "",
+                      timeout: float = 600) -> int:
+    """Stream ``image`` from one node to others through this process: ``docker save`` on ``source``
+    piped into ``docker load`` on each target (memory bounded by one chunk); each target's ID is checked
+    (against ``image_id``, else the source's). Returns the bytes streamed."""
+    expected = image_id or await remote_image_id(source, image)
+    if not expected:
+        raise DriverError(f"node {source.node.name} has no image {image}", node=source.node.name)
+    conn = await source.connection()
+    try:
+        save = await conn.create_process(f"docker save {shlex.quote(image)}", encoding=None)
+    except asyncssh.Error as exc:
+        raise DriverError(f"node {source.node.name}: cannot start docker save: {exc}",
+                          node=source.node.name) from exc
+    loads = await asyncio.gather(*(_open_load(s) for s in targets))
+    sent = 0
+    try:
+        async def pump() -> int:
+            count = 0
+            while chunk := await save.stdout.read(CHUNK):
+                for p in loads:
+                    p.stdin.write(chunk)
+                await asyncio.gather(*(p.stdin.drain() for p in loads))
+                count += len(chunk)
+            for p in loads:
+                p.stdin.write_eof()
+            return count
+        sent = await asyncio.wait_for(pump(), timeout)
+        saved, results = await asyncio.wait_for(
+            asyncio.gather(save.wait(), asyncio.gather(*(p.wait() for p in loads))), timeout)
+    except TimeoutError as exc:
+        raise DriverError(f"relaying {image} from {source.node.name} did not finish within {timeout:g} s") from exc
+    finally:
+        save.close()
+        for p in loads:
+            p.close()
+    if saved.exit_status != 0:
+        raise DriverError(f"node {source.node.name}: docker save {image} failed: {_text(saved.stderr).strip()}",
+                          node=source.node.name)
+    for session, result in zip(targets, results):
+        if result.exit_status != 0:
+            raise DriverError(f"node {session.node.name}: docker load of {image} failed: "
+                              f"{_text(result.stderr).strip()}", node=session.node.name)
+    await _verify(image, expected, targets)
+    return sent

@@ -3,8 +3,16 @@
 What ``stackctl lb serve`` (and the ``lb project`` verb that drives it) needs is shipped from the
 CLI machine as one gzip'ed tar: the ``stackctl`` package as installed here, with its built native
 relay (``stackctl/lb/_relay*.so``), and PyYAML's pure-Python package (the only import outside the
-standard library on that path; ``uvloop`` is optional and not shipped). It is unpacked into a
-directory private to the machine, named by version and content digest::
+standard library on that path; ``uvloop`` is optional and not shipped).
+
+``cluster init`` ships more: ``build_bundle(distributions=AGENT_DISTRIBUTIONS)`` adds, file for file
+as their RECORDs list them, the distributions installed here that ``stackctl agent`` imports
+(``stackctl.cluster.*``, ``stackctl.drivers.*``, ``stackctl.engine.*``: asyncssh, cryptography,
+docker, jsonschema, networkx … with their binary modules). Those binary modules load only on the same
+Python minor version and machine type, which ``Installation.native`` tells.
+
+Either archive is unpacked into a directory private to the machine, named by version and content
+digest::
 
     /var/lib/stackctl/0.1.0-1f2e3d4c5b6a/      (root; else ${XDG_DATA_HOME:-~/.local/share}/stackctl/)
         stackctl/ yaml/ STAMP                  STAMP holds the full sha256 of the content
@@ -24,13 +32,15 @@ sessions. Anything with ``run(command, input=…, check=…)`` returning exit st
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import os
 import platform
 import shlex
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +49,15 @@ from stackctl.errors import DriverError
 
 MIN_PYTHON = (3, 11)
 _SKIP_SUFFIXES = (".pyc", ".c", ".h", ".so", ".pyd")
+
+# What `stackctl agent` imports outside the standard library (checked with `python -X importtime` over
+# stackctl.cluster.*, stackctl.drivers.*, stackctl.engine.*), as distribution names. Optional imports of
+# those (paramiko, bcrypt, PyNaCl, uvloop) are left out: the agent does not use them.
+AGENT_DISTRIBUTIONS = (
+    "asyncssh", "cryptography", "cffi", "docker", "requests", "urllib3", "idna", "certifi",
+    "charset_normalizer", "PyYAML", "jsonschema", "referencing", "rpds-py", "attrs",
+    "jsonschema-specifications", "typing_extensions", "networkx",
+)
 
 
 class Runner(Protocol):
@@ -85,8 +104,13 @@ class Installation:
                 + " ".join(shlex.quote(a) for a in args))
 
 
+def _walk(package: Path) -> list[Path]:
+    """Every file below ``package``, following symlinked directories (``stackctl/_schemas`` in a checkout)."""
+    return sorted(Path(top) / name for top, _, names in os.walk(package, followlinks=True) for name in names)
+
+
 def _package_files(package: Path, *, keep_native: str | None) -> Iterator[tuple[str, Path]]:
-    for path in sorted(package.rglob("*")):
+    for path in _walk(package):
         if not path.is_file() or "__pycache__" in path.parts:
             continue
         rel = path.relative_to(package.parent).as_posix()
@@ -96,24 +120,57 @@ def _package_files(package: Path, *, keep_native: str | None) -> Iterator[tuple[
         yield rel, path
 
 
-def build_bundle() -> Bundle:
-    """The archive of the running stackctl (and PyYAML), ready to ship."""
+def _distribution_files(name: str) -> Iterator[tuple[str, Path]]:
+    """Every file an installed distribution's RECORD lists inside site-packages, binaries included,
+    without byte code, tests and scripts outside it."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        raise DriverError(f"cannot bundle {name} for the nodes: it is not installed here "
+                          f"(pip install {name})") from None
+    for entry in dist.files or ():
+        parts = entry.parts
+        if not parts or parts[0] == ".." or "__pycache__" in parts or "tests" in parts[:-1] \
+                or entry.name.endswith(".pyc") or entry.name == "RECORD":
+            continue
+        path = Path(str(dist.locate_file(entry)))
+        if path.is_file():
+            yield "/".join(parts), path
+
+
+def build_bundle(*, distributions: Sequence[str] = (), archive: bool = True) -> Bundle:
+    """The archive of the running stackctl (and PyYAML, or the named installed ``distributions``).
+
+    ``archive=False``: only its identity (version, digest; ``archive`` empty), to see whether a
+    machine already has it without compressing anything."""
     import yaml
 
     import stackctl
 
-    files = [*_package_files(Path(stackctl.__file__).parent, keep_native="_relay"),
-             *_package_files(Path(yaml.__file__).parent, keep_native=None)]
+    files = dict(_package_files(Path(stackctl.__file__).parent, keep_native="_relay"))
+    if distributions:
+        for name in distributions:
+            files.update(_distribution_files(name))
+    else:
+        files.update(_package_files(Path(yaml.__file__).parent, keep_native=None))
+    return _archive(sorted(files.items()), version=stackctl.__version__, make=archive)
+
+
+def _archive(files: list[tuple[str, Path]], *, version: str, make: bool) -> Bundle:
     digest = hashlib.sha256()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+    with contextlib.ExitStack() as stack:
+        tar = stack.enter_context(tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6)) if make else None
         for rel, path in files:
             data = path.read_bytes()
             digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-            info = tarfile.TarInfo(rel)
-            info.size, info.mode, info.mtime = len(data), 0o644, int(path.stat().st_mtime)
-            tar.addfile(info, io.BytesIO(data))
-    return Bundle(version=stackctl.__version__, digest=digest.hexdigest(), archive=buffer.getvalue(),
+            if tar is not None:
+                info = tarfile.TarInfo(rel)
+                info.size, info.mode, info.mtime = len(data), 0o644, int(path.stat().st_mtime)
+                tar.addfile(info, io.BytesIO(data))
+    return Bundle(version=version, digest=digest.hexdigest(), archive=buffer.getvalue(),
                   python=f"{sys.version_info[0]}.{sys.version_info[1]}", machine=platform.machine())
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from stackctl import __version__
 from stackctl import labels as L
 from stackctl.engine.durations import duration_ns, duration_s, size_bytes
+from stackctl.engine.mounts import volume_mounts
 from stackctl.model.dependencies import dependencies
 from stackctl.model.reading import fixed_ports
 from stackctl.plan.actions import ContainerSpec
@@ -204,7 +205,7 @@ def host_config(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, A
     hc: dict[str, Any] = {"NetworkMode": network_mode(doc, ctx, svc)}
     ports = [p for p in svc.get("ports") or [] if publish or p not in fixed_ports(svc)]
     hc["PortBindings"] = port_bindings(ports)  # `{}` and `[]` (ExtraHosts) when empty, as docker compose
-    mounts, binds = _mounts(doc, ctx, svc)
+    mounts, binds = volume_mounts(doc, svc, volume_name=lambda key: _volume_name(doc, ctx, key))
     if mounts:
         hc["Mounts"] = mounts
     if binds:
@@ -267,101 +268,6 @@ def endpoints(doc: Mapping[str, Any], ctx: ProjectContext, name: str, svc: Mappi
         if cfg.get("driver_opts"):
             ep["DriverOpts"] = dict(cfg["driver_opts"])
         out[_network_name(doc, ctx, key)] = ep
-    return out
-
-
-def _mounts(doc: Mapping[str, Any], ctx: ProjectContext, svc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Volumes as docker compose sends them: binds and plain named volumes as legacy ``Binds``
-    strings (the engine creates a missing host folder), the rest as ``Mounts`` (a bind with
-    ``create_host_path: false``, a propagation or a recursive option must exist already)."""
-    mounts: list[dict[str, Any]] = []
-    binds: list[str] = []
-    declared = doc.get("volumes") or {}
-    for vol in svc.get("volumes") or []:
-        kind = vol.get("type")
-        if kind == "bind" and not _bind_needs_mount_api(vol.get("bind")):
-            binds.append(_bind_string(str(vol["source"]), vol))
-        elif kind == "volume" and vol.get("source") in declared and not _volume_needs_mount_api(vol.get("volume")):
-            binds.append(_bind_string(_volume_name(doc, ctx, vol["source"]), vol))
-        else:
-            mounts.append(_mount(doc, ctx, vol))
-    for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
-        mounts += _file_objects(doc, svc, kind, default_dir)
-    return mounts, binds
-
-
-def _bind_needs_mount_api(bind: Mapping[str, Any] | None) -> bool:
-    if bind is None:
-        return False
-    return not bind.get("create_host_path", False) or bool(bind.get("propagation") or bind.get("recursive"))
-
-
-def _volume_needs_mount_api(volume: Mapping[str, Any] | None) -> bool:
-    return volume is not None and bool(volume.get("labels") or volume.get("subpath") or volume.get("nocopy"))
-
-
-def _bind_string(source: str, vol: Mapping[str, Any]) -> str:
-    """``source:target:rw|ro[,z|Z][,propagation][,nocopy]``."""
-    bind, volume = vol.get("bind") or {}, vol.get("volume") or {}
-    options = ["ro" if vol.get("read_only") else "rw"]
-    options += [str(o) for o in (bind.get("selinux"), bind.get("propagation")) if o]
-    if volume.get("nocopy"):
-        options.append("nocopy")
-    return f"{source}:{vol['target']}:{','.join(options)}"
-
-
-def _mount(doc: Mapping[str, Any], ctx: ProjectContext, vol: Mapping[str, Any]) -> dict[str, Any]:
-    kind = vol.get("type")
-    m: dict[str, Any] = {"Type": kind, "Target": vol["target"], "ReadOnly": bool(vol.get("read_only"))}
-    if kind == "volume":
-        m["Source"] = _volume_name(doc, ctx, vol["source"]) if vol.get("source") else ""
-        options = vol.get("volume")
-        if options is not None:
-            m["VolumeOptions"] = {k: v for k, v in (("NoCopy", options.get("nocopy")), ("Subpath", options.get(
-                "subpath")), ("Labels", options.get("labels"))) if v}
-    elif kind == "bind":
-        m["Source"] = vol["source"]
-        if vol.get("bind") is not None:
-            m["BindOptions"] = _bind_options(vol["bind"])
-    elif kind == "tmpfs":
-        tmpfs = vol.get("tmpfs") or {}
-        opts = {k: v for k, v in (("SizeBytes", tmpfs.get("size") and size_bytes(tmpfs["size"])),
-                                  ("Mode", tmpfs.get("mode"))) if v}
-        if opts:
-            m["TmpfsOptions"] = opts
-    else:
-        m["Source"] = vol.get("source", "")
-    return m
-
-
-def _bind_options(bind: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if bind.get("propagation"):
-        out["Propagation"] = str(bind["propagation"])
-    if bind.get("create_host_path"):
-        out["CreateMountpoint"] = True  # API 1.44; older engines ignore it
-    flag = {"disabled": "NonRecursive", "writable": "ReadOnlyNonRecursive",
-            "readonly": "ReadOnlyForceRecursive"}.get(str(bind.get("recursive") or ""))
-    if flag:
-        out[flag] = True
-    return out
-
-
-def _file_objects(doc: Mapping[str, Any], svc: Mapping[str, Any], kind: str, default_dir: str) -> list[dict[str, Any]]:
-    """File-based secrets and configs, bind-mounted read-only."""
-    out = []
-    for ref in svc.get(kind) or []:
-        ref = {"source": ref} if isinstance(ref, str) else ref
-        top = (doc.get(kind) or {}).get(ref["source"]) or {}
-        if not top.get("file"):
-            continue
-        target = ref.get("target") or ref["source"]
-        if not str(target).startswith("/"):
-            target = default_dir + str(target)
-        mount: dict[str, Any] = {"Type": "bind", "Source": top["file"], "Target": target, "ReadOnly": True}
-        if kind == "secrets":  # docker compose: a secret's file must exist (no host path created)
-            mount["BindOptions"] = {}
-        out.append(mount)
     return out
 
 

@@ -1,4 +1,7 @@
-"""Make, inspect, break and remove a lab: namespaced nodes with sshd, dockerd and etcd. Linux, root.
+"""Make, inspect, break and remove a lab: namespaced nodes with sshd and dockerd. Linux, root.
+
+etcd and the agent are ``stackctl cluster init``'s to set up, as on any machine; once it has, ``lab
+stop NODE`` kills them with the node and ``lab start NODE`` starts them again.
 
 Everything a lab makes can be found again from its name alone (see :mod:`stackctl.lab.layout`), so
 ``down`` also removes what a killed ``up`` left half-made, and ``up`` on a half-made lab starts over.
@@ -25,10 +28,9 @@ from stackctl.lab.layout import (
     inventory_document,
     plan_lab,
 )
-from stackctl.lab.scripts import daemon_json, setup_script, sshd_config, start_script
+from stackctl.lab.scripts import RESOLV_CONF, daemon_json, setup_script, sshd_config, start_script
 
-TOOLS = ("ip", "iptables", "nsenter", "unshare", "mount", "ssh-keygen", "/usr/sbin/sshd", "dockerd",
-         "etcd", "docker")
+TOOLS = ("ip", "iptables", "nsenter", "unshare", "mount", "ssh-keygen", "/usr/sbin/sshd", "dockerd", "docker")
 
 
 @dataclass(frozen=True)
@@ -149,17 +151,26 @@ def _make_files(layout: LabLayout) -> None:
     layout.state_dir.chmod(0o700)
     _keygen(layout.client_key, f"stackctl-lab-{layout.name}")
     pub = layout.client_key.with_suffix(".pub").read_text(encoding="utf-8")
-    layout.authorized_keys.write_text(pub, encoding="utf-8")
     known = []
     for node in layout.nodes:
         for sub in ("run", "docker", "etc-docker", "logs", "etcd", "stackctl"):
             (node.dir / sub).mkdir(parents=True, exist_ok=True)
+        for private in (node.etc_stackctl, node.root_ssh):
+            private.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_private(node.root_ssh / "authorized_keys", pub)
+        node.resolv_conf.write_text(RESOLV_CONF, encoding="utf-8")
         _keygen(node.host_key, f"root@{node.name}")
         (node.dir / "sshd_config").write_text(sshd_config(layout, node), encoding="utf-8")
         (node.dir / "etc-docker" / "daemon.json").write_text(daemon_json(node), encoding="utf-8")
         key_type, key = node.host_key.with_suffix(".pub").read_text(encoding="utf-8").split()[:2]
         known.append(f"{node.address} {key_type} {key}\n")
     layout.known_hosts.write_text("".join(known), encoding="utf-8")
+
+
+def _write_private(path: pathlib.Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
 
 
 def _check_subnet(layout: LabLayout) -> None:
@@ -214,8 +225,8 @@ def _run_start(node: NodePlan, script: str) -> None:
 
 def _log_tail(node: NodePlan) -> str:
     parts = []
-    for log in ("sshd.log", "dockerd.log", "etcd.log"):
-        path = node.dir / "logs" / log
+    for path in (node.dir / "logs" / "sshd.log", node.dir / "logs" / "dockerd.log"):
+        log = path.name
         if path.is_file():
             lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
             if lines:
@@ -238,7 +249,8 @@ def stop_node(layout: LabLayout, name: str) -> None:
     node = layout.node(name)
     system.kill_all(node_pids(layout, node))
     system.remove_cgroups(node.cgroup_parent)
-    for pidfile in ("sshd.pid", "docker.pid", "etcd.pid", "docker/containerd/containerd.pid"):
+    for pidfile in ("sshd.pid", "docker.pid", "stackctl-etcd.pid", "stackctl-agent.pid",
+                    "docker/containerd/containerd.pid"):
         (node.run_dir / pidfile).unlink(missing_ok=True)
 
 
@@ -269,7 +281,8 @@ def status(layout: LabLayout) -> list[dict[str, object]]:
         link = system.run(["ip", "-o", "link", "show", "dev", node.veth_host], check=False).stdout
         flags = link.split("<", 1)[1].split(">", 1)[0].split(",") if "<" in link else []
         rows.append({"name": node.name, "address": node.address, "role": node.role,
-                     "sshd": h.sshd, "engine": h.engine, "etcd": h.etcd,
+                     "sshd": h.sshd, "engine": h.engine, "etcd": probe.etcd_health(node),
+                     "agent": probe.agent_running(node),
                      "partitioned": "UP" not in flags,
                      "processes": len(node_pids(layout, node))})
     return rows

@@ -6,9 +6,12 @@ A lab named ``NAME`` with N nodes is, on the host:
 - per node i (1-based): a network namespace ``stackctl-NAME-nodeI``, a veth pair whose host end
   ``stk-NAME-I`` sits on the bridge, and whose node end is ``eth0`` with address ``.10+i``;
 - persistent mount and UTS namespaces under ``RUN_ROOT/NAME/ns/``;
-- per-node directories under ``STATE_ROOT/NAME/nodes/nodeI/`` bound inside the node over
-  ``/run``, ``/var/lib/docker``, ``/etc/docker``, ``/var/lib/stackctl`` (what stackctl installs on a
-  node, as on a VM) and, on managers, ``/var/lib/etcd``;
+- per-node directories under ``STATE_ROOT/NAME/nodes/nodeI/`` bound inside the node over the
+  directories a VM has for itself: ``/run``, ``/var/lib/docker``, ``/etc/docker``, and those ``cluster
+  init`` fills: ``/var/lib/stackctl`` (the installed stackctl), ``/etc/stackctl`` (agent and etcd
+  configuration, cluster key, certificates), ``/var/lib/etcd`` and ``/root/.ssh`` (authorized_keys);
+  and a file bound over ``/etc/resolv.conf`` that names no resolver outside the machine
+  (``nameserver 127.0.0.1``, where nothing answers: a lookup fails at once);
 - an ``iptables`` FORWARD rule tagged with the comment ``stackctl-lab-NAME``.
 
 Nothing here touches the system; :mod:`stackctl.lab.system` and :mod:`stackctl.lab.lab` do.
@@ -67,12 +70,18 @@ class NodePlan:
         return self.dir / "ssh_host_ed25519_key"
 
     @property
-    def etcd_client_url(self) -> str:
-        return f"http://{self.address}:{ETCD_CLIENT_PORT}"
+    def etc_stackctl(self) -> pathlib.Path:
+        """The node's ``/etc/stackctl`` as seen from the host (what ``cluster init`` wrote there)."""
+        return self.dir / "etc-stackctl"
 
     @property
-    def etcd_peer_url(self) -> str:
-        return f"http://{self.address}:{ETCD_PEER_PORT}"
+    def root_ssh(self) -> pathlib.Path:
+        """The node's ``/root/.ssh`` (authorized_keys) as seen from the host."""
+        return self.dir / "root-ssh"
+
+    @property
+    def resolv_conf(self) -> pathlib.Path:
+        return self.dir / "resolv.conf"
 
 
 @dataclass(frozen=True)
@@ -107,10 +116,6 @@ class LabLayout:
     @property
     def known_hosts(self) -> pathlib.Path:
         return self.state_dir / "known_hosts"
-
-    @property
-    def authorized_keys(self) -> pathlib.Path:
-        return self.state_dir / "authorized_keys"
 
     @property
     def inventory_file(self) -> pathlib.Path:
@@ -191,7 +196,6 @@ def _node_plan(*, name: str, index: int, address: str, net: ipaddress.IPv4Networ
 
 def inventory_document(layout: LabLayout) -> dict[str, object]:
     """The inventory (schemas/inventory.schema.json) describing this lab to the cluster code."""
-    managers = layout.managers
     return {
         "version": 1,
         "name": layout.name,
@@ -199,7 +203,6 @@ def inventory_document(layout: LabLayout) -> dict[str, object]:
                 "known_hosts": str(layout.known_hosts)},
         "nodes": [{"name": n.name, "address": n.address, "role": n.role,
                    "labels": {"stackctl.lab": layout.name}} for n in layout.nodes],
-        "etcd": {"endpoints": [n.etcd_client_url for n in managers]},
     }
 
 
@@ -216,7 +219,3 @@ def conflicting_route(layout: LabLayout, routes: list[tuple[str, str]]) -> str |
         if net.overlaps(other):
             return f"{prefix} dev {dev}"
     return None
-
-
-def etcd_initial_cluster(layout: LabLayout) -> str:
-    return ",".join(f"{n.name}={n.etcd_peer_url}" for n in layout.managers)

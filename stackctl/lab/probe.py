@@ -1,8 +1,16 @@
-"""Is a lab node's sshd, engine, etcd answering? Checked from the host, without SSH."""
+"""Is a lab node's sshd, engine, etcd, agent answering? Checked from the host, without SSH.
+
+etcd and the agent exist only where ``cluster init`` set them up (their scripts are in the node's
+``/etc/stackctl``); elsewhere their state is ``None``. etcd listens on the node's loopback only, so
+its health is asked from inside the node's network namespace.
+"""
 
 from __future__ import annotations
 
+import pathlib
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,13 +36,6 @@ def _unix_http_get(path: str, request_path: str, *, timeout: float) -> bytes:
         return _read_all(s)
 
 
-def _tcp_http_get(address: str, port: int, request_path: str, *, timeout: float) -> bytes:
-    with socket.create_connection((address, port), timeout=timeout) as s:
-        s.settimeout(timeout)
-        s.sendall(f"GET {request_path} HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
-        return _read_all(s)
-
-
 def _read_all(s: socket.socket) -> bytes:
     chunks: list[bytes] = []
     while True:
@@ -52,12 +53,38 @@ def engine_answers(node: NodePlan, *, timeout: float = 1.0) -> bool:
     return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0] + b" "
 
 
-def etcd_healthy(node: NodePlan, *, timeout: float = 1.0) -> bool:
+_ETCD_HEALTH = ("import sys, urllib.request\n"
+                f"try: r = urllib.request.urlopen('http://127.0.0.1:{ETCD_CLIENT_PORT}/health', timeout=%g).read()\n"
+                "except OSError: sys.exit(1)\n"
+                "sys.exit(0 if b'\"health\":\"true\"' in r.replace(b' ', b'') else 1)\n")
+
+
+def etcd_health(node: NodePlan, *, timeout: float = 1.0) -> bool | None:
+    """None where cluster init set up no etcd member; else whether it reports itself healthy."""
+    if not (node.etc_stackctl / "etcd.sh").is_file():
+        return None
     try:
-        reply = _tcp_http_get(node.address, ETCD_CLIENT_PORT, "/health", timeout=timeout)
-    except OSError:
+        out = subprocess.run(["ip", "netns", "exec", node.netns, sys.executable, "-S", "-c",
+                              _ETCD_HEALTH % timeout], capture_output=True, timeout=timeout + 5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
         return False
-    return b'"health":"true"' in reply.replace(b" ", b"")
+    return out.returncode == 0
+
+
+def _alive(pidfile: pathlib.Path) -> bool:
+    try:
+        pid = int(pidfile.read_text().strip())
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
+def agent_running(node: NodePlan) -> bool | None:
+    """None where cluster init set up no agent; else whether its supervisor is alive."""
+    if not (node.etc_stackctl / "agent.sh").is_file():
+        return None
+    return _alive(node.run_dir / "stackctl-agent.pid")
 
 
 @dataclass(frozen=True)
@@ -65,21 +92,19 @@ class NodeHealth:
     name: str
     sshd: bool
     engine: bool
-    etcd: bool | None  # None on workers
 
     @property
     def up(self) -> bool:
-        return self.sshd and self.engine and self.etcd is not False
+        return self.sshd and self.engine
 
 
 def health(node: NodePlan) -> NodeHealth:
-    return NodeHealth(node.name, sshd_answers(node.address), engine_answers(node),
-                      etcd_healthy(node) if node.is_manager else None)
+    return NodeHealth(node.name, sshd_answers(node.address), engine_answers(node))
 
 
 def wait_until_up(nodes: Sequence[NodePlan], *, timeout: float,
                   log_tail: Callable[[NodePlan], str]) -> None:
-    """Poll every node until sshd, engine and etcd (managers) answer; LabError names what did not."""
+    """Poll every node until sshd and engine answer; LabError names what did not."""
     pending = list(nodes)
     deadline = time.monotonic() + timeout
     last: dict[str, NodeHealth] = {}
@@ -95,6 +120,6 @@ def wait_until_up(nodes: Sequence[NodePlan], *, timeout: float,
         time.sleep(0.1)
     node = pending[0]
     h = last[node.name]
-    what = [w for w, good in (("sshd", h.sshd), ("dockerd", h.engine), ("etcd", h.etcd)) if good is False]
+    what = [w for w, good in (("sshd", h.sshd), ("dockerd", h.engine)) if not good]
     raise LabError(f"lab node {node.name}: {', '.join(what)} not answering after {timeout:g} s; "
                    f"{log_tail(node)}")

@@ -3,8 +3,12 @@
 ``setup_script`` runs once, inside the node's fresh mount + UTS namespace: it detaches the host's
 mounts under ``/run`` and ``/var/lib/docker`` (so the node holds no reference to the host's
 namespaces or overlays), binds the node's own directories there, and sets the hostname.
-``start_script`` runs inside the node (network + mount + UTS namespace) and starts sshd, dockerd and,
-on managers, etcd; it is what ``lab up`` and ``lab start`` run.
+``start_script`` runs inside the node (network + mount + UTS namespace) and starts sshd and dockerd;
+it is what ``lab up`` and ``lab start`` run. The lab starts no etcd: ``stackctl cluster init`` sets
+up etcd (TLS peers, loopback clients) and the agent on the managers, as on any machine. Once it has,
+the node's ``/etc/stackctl`` holds ``etcd.sh``, ``agent.sh`` and ``supervise.sh``, and the start
+script starts their supervisors again (``/run/stackctl-etcd.pid``, ``/run/stackctl-agent.pid``), as a
+VM's systemd would after a reboot.
 """
 
 from __future__ import annotations
@@ -12,30 +16,45 @@ from __future__ import annotations
 import json
 import shlex
 
-from stackctl.lab.layout import LabLayout, NodePlan, etcd_initial_cluster
+from stackctl.lab.layout import LabLayout, NodePlan
 
-# Host mounts a node must not inherit, and the node directories bound in their place.
-_DETACH = ("/run", "/var/lib/docker", "/var/lib/etcd", "/etc/docker", "/var/lib/stackctl")
+# Supervised services that `cluster init` may have set up on a node, in start order.
+SERVICES = ("etcd", "agent")
+RESOLV_CONF = ("# stackctl lab node: no resolver outside this machine; nothing answers here,\n"
+               "# so a lookup fails at once instead of waiting on a remote server.\n"
+               "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
 
 
 def node_binds(node: NodePlan) -> list[tuple[str, str]]:
-    """(host directory, path inside the node) pairs."""
-    binds = [(str(node.run_dir), "/run"), (str(node.dir / "docker"), "/var/lib/docker"),
-             (str(node.dir / "etc-docker"), "/etc/docker"),
-             (str(node.dir / "stackctl"), "/var/lib/stackctl")]  # what stackctl installs on a node
-    if node.is_manager:
-        binds.append((str(node.dir / "etcd"), "/var/lib/etcd"))
-    return binds
+    """(host directory, directory inside the node) pairs: what is private to a machine."""
+    return [(str(node.run_dir), "/run"), (str(node.dir / "docker"), "/var/lib/docker"),
+            (str(node.dir / "etc-docker"), "/etc/docker"),
+            (str(node.dir / "stackctl"), "/var/lib/stackctl"),  # what stackctl installs on a node
+            (str(node.etc_stackctl), "/etc/stackctl"), (str(node.dir / "etcd"), "/var/lib/etcd"),
+            (str(node.root_ssh), "/root/.ssh")]
+
+
+def node_file_binds(node: NodePlan) -> list[tuple[str, str]]:
+    """(host file, file inside the node) pairs."""
+    return [(str(node.resolv_conf), "/etc/resolv.conf")]
+
+
+def _detach(path: str) -> str:
+    """Unmount what the host has at or below ``path`` in this namespace (deepest first; lazily, since
+    the host may be using it)."""
+    return (f"findmnt -rn -o TARGET | grep -E '^{path}(/|$)' | sort -r | "
+            "while read -r m; do umount -l \"$m\" 2>/dev/null || true; done")
 
 
 def setup_script(node: NodePlan) -> str:
     lines = ["set -e", "mount --make-rprivate /"]
-    for path in _DETACH:
-        # Deepest first; lazily, since the host may be using them.
-        lines.append(f"findmnt -rn -o TARGET | grep -E '^{path}(/|$)' | sort -r | "
-                     "while read -r m; do umount -l \"$m\" 2>/dev/null || true; done")
+    for _, dst in [*node_binds(node), *node_file_binds(node)]:
+        lines.append(_detach(dst))
     for src, dst in node_binds(node):
         lines.append(f"mkdir -p {shlex.quote(dst)}")
+        lines.append(f"mount --bind {shlex.quote(src)} {shlex.quote(dst)}")
+    for src, dst in node_file_binds(node):
+        lines.append(f"[ -e {shlex.quote(dst)} ] || touch {shlex.quote(dst)}")
         lines.append(f"mount --bind {shlex.quote(src)} {shlex.quote(dst)}")
     lines.append(f"hostname {shlex.quote(node.name)}")
     return "\n".join(lines) + "\n"
@@ -47,7 +66,7 @@ def sshd_config(layout: LabLayout, node: NodePlan) -> str:
         "ListenAddress 0.0.0.0",
         f"HostKey {node.host_key}",
         "PidFile /run/sshd.pid",
-        f"AuthorizedKeysFile {layout.authorized_keys}",
+        "AuthorizedKeysFile /root/.ssh/authorized_keys",  # the node's own (cluster init adds its key)
         "PermitRootLogin prohibit-password",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
@@ -72,6 +91,7 @@ def daemon_json(node: NodePlan) -> str:
         "hosts": ["unix:///run/docker.sock"],
         "bip": node.docker_bip,
         "cgroup-parent": f"/{node.cgroup_parent}",
+        "dns": ["127.0.0.1"],  # containers too: no resolver outside the machine (not docker's 8.8.8.8)
         "log-level": "warn",
     }, indent=2) + "\n"
 
@@ -84,19 +104,6 @@ _ALIVE = ("alive() { p=$(cat \"$1\" 2>/dev/null) || return 1; [ -n \"$p\" ] || r
 
 def _stale_pidfile(path: str) -> str:
     return f"if [ -f {path} ] && ! alive {path}; then rm -f {path}; fi"
-
-
-def etcd_command(layout: LabLayout, node: NodePlan) -> list[str]:
-    return [
-        "etcd", "--name", node.name, "--data-dir", "/var/lib/etcd/data",
-        "--listen-peer-urls", node.etcd_peer_url,
-        "--initial-advertise-peer-urls", node.etcd_peer_url,
-        "--listen-client-urls", f"{node.etcd_client_url},http://127.0.0.1:2379",
-        "--advertise-client-urls", node.etcd_client_url,
-        "--initial-cluster", etcd_initial_cluster(layout),
-        "--initial-cluster-token", layout.comment,
-        "--initial-cluster-state", "new",
-    ]
 
 
 def start_script(layout: LabLayout, node: NodePlan) -> str:
@@ -116,12 +123,11 @@ def start_script(layout: LabLayout, node: NodePlan) -> str:
         f"  setsid dockerd >>{logs / 'dockerd.log'} 2>&1 </dev/null &",
         "fi",
     ]
-    if node.is_manager:
-        cmd = " ".join(shlex.quote(a) for a in etcd_command(layout, node))
+    for service in SERVICES:  # what `cluster init` set up here, as systemd would start it on a VM
         lines += [
-            "if ! alive /run/etcd.pid; then",
-            f"  setsid {cmd} >>{logs / 'etcd.log'} 2>&1 </dev/null &",
-            "  echo $! >/run/etcd.pid",
+            (f"if [ -f /etc/stackctl/{service}.sh ] && [ -f /etc/stackctl/supervise.sh ] "
+             f"&& ! alive /run/stackctl-{service}.pid; then"),
+            f"  setsid sh /etc/stackctl/supervise.sh {service} </dev/null >/dev/null 2>&1 &",
             "fi",
         ]
     return "\n".join(lines) + "\n"

@@ -65,3 +65,49 @@ def awaited_to_complete(services: Mapping[str, Any]) -> frozenset[str]:
     """The services some other service waits on to exit 0 (``condition: service_completed_successfully``)."""
     return frozenset(e.service for name, svc in services.items() for e in dependencies(svc, name)
                      if e.condition == COMPLETED)
+
+
+# -- what the cluster's scheduler reads (``deploy`` and host ports) ------------------------------------
+
+def _section(value: Any, key: str) -> Any:
+    """``value[key]`` of a dict or ``value.key`` of a typed model; ``None`` when absent."""
+    if value is None:
+        return None
+    return value.get(key) if isinstance(value, Mapping) else getattr(value, key, None)
+
+
+def deploy_mode(service: Any) -> str:
+    """``deploy.mode``: ``"replicated"`` (the default) or ``"global"``."""
+    return str(_section(_get(service, "deploy"), "mode") or "replicated")
+
+
+def placement_constraints(service: Any) -> tuple[str, ...]:
+    """``deploy.placement.constraints`` as written (``"node.labels.disk==ssd"``)."""
+    placement = _section(_get(service, "deploy"), "placement")
+    return tuple(_section(placement, "constraints") or ())
+
+
+def placement_spreads(service: Any) -> tuple[Any, ...]:
+    """The ``spread`` value of each ``deploy.placement.preferences`` entry, in order (None when absent)."""
+    placement = _section(_get(service, "deploy"), "placement")
+    return tuple(_section(p, "spread") for p in _section(placement, "preferences") or ())
+
+
+def max_replicas_per_node(service: Any) -> int | None:
+    """``deploy.placement.max_replicas_per_node`` (None or 0: no limit)."""
+    value = _section(_section(_get(service, "deploy"), "placement"), "max_replicas_per_node")
+    return None if value is None else int(value)
+
+
+def reservations(service: Any) -> tuple[Any, Any]:
+    """``deploy.resources.reservations`` ``(cpus, memory)`` as the document has them (memory: bytes as a
+    string in the canonical form); ``None`` for what is not reserved."""
+    res = _section(_section(_get(service, "deploy"), "resources"), "reservations")
+    return _section(res, "cpus"), _section(res, "memory")
+
+
+def host_bound_ports(service: Any, *, ingress: bool = False) -> frozenset[tuple[int, str]]:
+    """``(published, protocol)`` of the fixed published ports in ``mode: host`` (and, with ``ingress``,
+    the ingress ones too: without a routing mesh they bind the node's port as well)."""
+    return frozenset((int(p["published"]), str(p.get("protocol") or "tcp")) for p in fixed_ports(service)
+                     if p.get("mode") == "host" or (ingress and p.get("mode") in (None, "ingress")))

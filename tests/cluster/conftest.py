@@ -1,7 +1,9 @@
 """The real lab, made once per test session through the real CLI and removed at the end (also on failure).
 
-The lab (name ``stktest``, 3 nodes, 3 etcd managers) keeps its files under fixed directories, so a
-session killed half-way leaves nothing the next session's ``lab up`` cannot find and remove.
+The lab (name ``stktest``, 3 nodes, 3 managers) keeps its files under fixed directories, so a
+session killed half-way leaves nothing the next session's ``lab up`` cannot find and remove. ``lab up``
+starts sshd and dockerd only; the ``cluster`` fixture runs ``stackctl cluster init`` on it once (etcd
+with TLS peers on the managers, the cluster key, the agents), for the tests that need a cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ LAB_NAME = "stktest"
 LAB_SUBNET = "10.213.251.0/24"
 ROOT = pathlib.Path("/var/tmp/stackctl-tests")
 TOOLS = ("ip", "iptables", "nsenter", "unshare", "/usr/sbin/sshd", "dockerd", "etcd", "docker", "ssh-keygen")
+# etcd is not the lab's: `cluster init` runs the host's etcd binary on the managers (nodes share /usr).
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def inventory(lab: Lab):  # type: ignore[no-untyped-def]
     return lab.inventory()
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The session lab after its first `stackctl cluster init`, and what that run printed."""
+
+    lab: Lab
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def cluster(lab: Lab) -> Cluster:
+    import time
+
+    started = time.monotonic()
+    out = lab.cli("cluster", "init", timeout=300)
+    assert out.returncode == 0, out.stderr
+    return Cluster(lab, out.stdout, out.stderr, time.monotonic() - started)

@@ -1,10 +1,12 @@
-"""The lab as a user sees it: separate machines that reach each other, with sshd, dockerd and etcd."""
+"""The lab as a user sees it: separate machines that reach each other, with sshd and dockerd, their own
+private directories, and no resolver outside this machine."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
+import socket
+import time
 
 import pytest
 
@@ -58,21 +60,47 @@ def test_nodes_reach_each_other(inventory) -> None:  # type: ignore[no-untyped-d
         assert banner.startswith("SSH-2.0"), f"{a.name} -> {b.name}: {banner!r}"
 
 
-def test_managers_form_one_etcd_cluster(inventory) -> None:  # type: ignore[no-untyped-def]
-    assert len(inventory.etcd_endpoints) == 3
-    for endpoint in inventory.etcd_endpoints:
-        req = urllib.request.Request(f"{endpoint}/v3/cluster/member/list", data=b"{}", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            members = json.load(resp)["members"]
-        assert sorted(m["name"] for m in members) == ["node1", "node2", "node3"]
+def test_the_lab_opens_no_etcd_to_the_network(inventory) -> None:  # type: ignore[no-untyped-def]
+    # etcd is `cluster init`'s, with loopback clients and TLS peers; the lab never serves it open.
+    assert inventory.etcd_endpoints == ()
+    for node in inventory.nodes:
+        try:
+            socket.create_connection((node.address, 2379), timeout=2).close()
+        except ConnectionRefusedError:
+            continue
+        raise AssertionError(f"{node.name}: something answers on {node.address}:2379")
+
+
+def test_each_node_has_its_private_directories_and_no_outside_resolver(inventory) -> None:  # type: ignore[no-untyped-def]
+    out = run_on_all(inventory, "cat /etc/resolv.conf; for d in /etc/stackctl /root/.ssh /var/lib/stackctl "
+                                "/var/lib/etcd /etc/docker; do findmnt -n -o TARGET $d; done; "
+                                "t=$(date +%s%N); getent hosts registry-1.docker.io; echo rc=$? "
+                                "ms=$(( ($(date +%s%N) - t) / 1000000 ))")
+    for node in inventory.nodes:
+        text = out[node.name]
+        servers = [ln.split()[1] for ln in text.splitlines() if ln.startswith("nameserver")]
+        assert servers == ["127.0.0.1"], text
+        for d in ("/etc/stackctl", "/root/.ssh", "/var/lib/stackctl", "/var/lib/etcd", "/etc/docker"):
+            assert f"\n{d}\n" in f"\n{text}\n", f"{node.name}: {d} is not the node's own mount"
+        last = text.splitlines()[-1]
+        assert last.startswith("rc=2 ") and int(last.split("ms=")[1]) < 1000, last  # fails at once
+
+
+def test_an_engine_pull_fails_at_once_without_leaving_the_machine(inventory) -> None:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    out = run_on_all_one(inventory, "node1", "docker pull registry.example.com/none:1 2>&1 || true")
+    assert time.monotonic() - started < 5
+    assert "127.0.0.1:53" in out, out
 
 
 def test_lab_status_and_ls(lab) -> None:  # type: ignore[no-untyped-def]
     status = lab.cli("lab", "status", "--name", lab.name, "--format", "json")
     assert status.returncode == 0, status.stderr
     rows = json.loads(status.stdout)
-    assert [(r["name"], r["sshd"], r["engine"], r["etcd"], r["partitioned"]) for r in rows] == [
-        (f"node{i}", True, True, True, False) for i in (1, 2, 3)]
+    assert [(r["name"], r["sshd"], r["engine"], r["partitioned"]) for r in rows] == [
+        (f"node{i}", True, True, False) for i in (1, 2, 3)]
+    # etcd and the agent: absent (None) until `cluster init`, then up
+    assert {(r["etcd"], r["agent"]) for r in rows} <= {(None, None), (True, True)}
     listing = lab.cli("lab", "ls")
     assert lab.name in listing.stdout and "3 nodes" in listing.stdout
 

@@ -56,17 +56,18 @@ def test_the_lab_inventory_is_a_valid_inventory() -> None:
                           schema=load_schema())
     assert [(n.name, n.role) for n in inv.nodes] == [("node1", "manager"), ("node2", "manager"),
                                                       ("node3", "worker")]
-    assert inv.etcd_endpoints == tuple(f"http://{n.address}:2379" for n in layout.nodes[:2])
+    assert inv.etcd_endpoints == ()  # no open etcd: cluster init's is on each manager's loopback
     assert inv.nodes[0].ssh.known_hosts == layout.known_hosts
 
 
-def test_managers_run_etcd_and_workers_do_not() -> None:
+def test_the_lab_starts_no_etcd_itself_only_what_cluster_init_set_up() -> None:
     layout = plan(managers=2)
-    m1, m2, w = (start_script(layout, n) for n in layout.nodes)
-    peers = f"node1=http://{layout.nodes[0].address}:2380,node2=http://{layout.nodes[1].address}:2380"
-    assert peers in m1 and peers in m2
-    assert "etcd" not in w
+    for node in layout.nodes:
+        script = start_script(layout, node)
+        assert "--listen-client-urls" not in script and "2379" not in script
+        assert "[ -f /etc/stackctl/etcd.sh ]" in script and "supervise.sh agent" in script
     assert f'"bip": "{layout.nodes[2].docker_bip}"' in daemon_json(layout.nodes[2])
+    assert '"dns": [\n    "127.0.0.1"' in daemon_json(layout.nodes[2])
 
 
 def test_a_subnet_already_routed_elsewhere_is_found() -> None:

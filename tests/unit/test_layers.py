@@ -21,8 +21,11 @@ PURE = sorted(
      if p.name not in {"loader.py", "fileload.py", "discovery.py", "include.py", "environment.py", "readers.py"}]
     + list((PKG / "model").rglob("*.py"))
     + list((PKG / "plan").rglob("*.py"))
-    + [PKG / "engine" / name for name in ("container_config.py", "durations.py", "images.py")]
+    + [PKG / "engine" / name for name in ("container_config.py", "mounts.py", "durations.py", "images.py", "bind.py")]
     + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
+    + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
+                                           "election.py", "naming.py", "state.py", "health.py", "kv.py",
+                                           "deploy.py", "views.py", "converge.py")]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",
                      "importlib"}  # importlib: looking for installed modules is I/O too

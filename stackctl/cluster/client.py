@@ -1,0 +1,107 @@
+"""The CLI's way into a cluster: an SSH session to a reachable manager and its etcd through a tunnel.
+
+``async with ClusterClient.open(inventory) as cc:`` connects to the inventory's managers in order with
+the user's key and known_hosts (as ``stackctl node ls`` does), forwards the first reachable one's
+``127.0.0.1:2379`` (etcd accepts clients on each manager's loopback only) to a local unix socket (0600,
+in the transport's 0700 directory) and gives ``cc.store``, a :class:`~stackctl.cluster.store.Store` over
+an :class:`~stackctl.cluster.etcd.Etcd` on ``unix://…``. A manager that cannot be reached, or whose etcd
+does not answer, is skipped for the next; when none answers the error names each one's reason.
+``cc.transport`` reaches every node (image shipping, logs).
+
+The port is 2379 unless the inventory's ``etcd.endpoints`` names a loopback one
+(``http://127.0.0.1:PORT``): the endpoints are as a manager sees them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from stackctl.cluster.etcd import Etcd
+from stackctl.cluster.inventory import Inventory
+from stackctl.cluster.store import Store
+from stackctl.drivers.ssh import SshTransport
+from stackctl.errors import ClusterError, DriverError, EtcdError, EtcdUnavailable
+
+ETCD_HOST, ETCD_PORT = "127.0.0.1", 2379
+
+
+def etcd_port(inventory: Inventory) -> int:
+    """The managers' loopback etcd port: from a loopback endpoint of the inventory, else 2379."""
+    for url in inventory.etcd_endpoints:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.hostname in ("127.0.0.1", "localhost") and parsed.port:
+            return parsed.port
+    return ETCD_PORT
+
+
+class NoManager(ClusterError):
+    """No manager of the cluster could be reached, or none has an etcd answering."""
+
+
+@dataclass
+class ClusterClient:
+    inventory: Inventory
+    transport: SshTransport
+    manager: str  # the manager whose etcd this client talks to
+    etcd: Etcd
+    store: Store
+
+    @staticmethod
+    def open(inventory: Inventory, *, transport: SshTransport | None = None, connect_timeout: float = 5.0,
+             etcd_timeout: float = 5.0) -> contextlib.AbstractAsyncContextManager[ClusterClient]:
+        """Connect (see the module's docstring); a given ``transport`` is used and left open."""
+        return _open(inventory, transport=transport, connect_timeout=connect_timeout, etcd_timeout=etcd_timeout)
+
+
+@contextlib.asynccontextmanager
+async def _open(inventory: Inventory, *, transport: SshTransport | None, connect_timeout: float,
+                etcd_timeout: float) -> AsyncIterator[ClusterClient]:
+    own = transport is None
+    transport = transport or SshTransport(inventory.nodes, connect_timeout=connect_timeout, retries=0)
+    try:
+        manager, listener, etcd = await _first_manager(inventory, transport, etcd_timeout=etcd_timeout)
+        try:
+            yield ClusterClient(inventory=inventory, transport=transport, manager=manager, etcd=etcd,
+                                store=Store(etcd, inventory.name))
+        finally:
+            await etcd.aclose()
+            listener.close()
+    finally:
+        if own:
+            await transport.aclose()
+
+
+async def _first_manager(inventory: Inventory, transport: SshTransport, *,
+                         etcd_timeout: float) -> tuple[str, Any, Etcd]:
+    managers = inventory.managers
+    if not managers:
+        raise NoManager(f"{inventory.file}: no node has role manager: the cluster's state lives on the managers")
+    reasons: list[str] = []
+    port = etcd_port(inventory)
+    for node in managers:
+        try:
+            return (node.name, *await _connect(transport, node.name, port, etcd_timeout=etcd_timeout))
+        except DriverError as exc:
+            reasons.append(str(exc))
+        except (EtcdUnavailable, EtcdError) as exc:
+            reasons.append(f"node {node.name}: etcd does not answer on its {ETCD_HOST}:{port} (has "
+                           f"`stackctl cluster init` run?): {type(exc).__name__}")
+    raise NoManager(f"no manager of cluster {inventory.name} answers: " + "; ".join(reasons))
+
+
+async def _connect(transport: SshTransport, name: str, port: int, *, etcd_timeout: float) -> tuple[Any, Etcd]:
+    session = transport.session(name)
+    path = transport.socket_dir / f"etcd-{name}.sock"
+    listener = await session.forward_to_port(path, ETCD_HOST, port)
+    etcd = Etcd([f"unix://{path}"], timeout=etcd_timeout)
+    try:
+        await etcd.status()
+    except BaseException:
+        await etcd.aclose()
+        listener.close()
+        raise
+    return listener, etcd
