@@ -153,6 +153,10 @@ class Lab:
     def start(self, node: str) -> None:
         self.stackctl("lab", "start", "--name", self.name, node, timeout=120)
 
+    def node_run(self, node: str, argv: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A command in the node's network namespace (etcd's clients are on each manager's loopback)."""
+        return run(["nsenter", f"--net=/run/netns/{self.node(node).netns}", *argv], check=check, timeout=30)
+
     def node_pids(self, node: str) -> set[int]:
         out = run(["ip", "netns", "pids", self.node(node).netns], check=False).stdout
         return {int(p) for p in out.split() if p.isdigit()}

@@ -102,6 +102,8 @@ def stackctl_phase(lab: Lab, work: pathlib.Path, n: int, results: Results) -> No
     rounds(n, "stackctl leader SIGTERM", results, "ours SIGTERM", leader(signal.SIGTERM))
     rounds(n, "stackctl node stopped", results, "ours node", lambda r: ours.node_loss_once(SCALE, 30))
     results["ours tasks moved"] = [float(m) for m in ours.moved]
+    for note in sorted(ours.notes):
+        log(f"stackctl: {note}")
     ours.rm(SCALE)
 
 
