@@ -47,6 +47,13 @@ def swarm_phase(lab: Lab, work: pathlib.Path, n: int, results: Results) -> None:
     swarm = Swarm(lab, work)
     swarm.init()
     log("swarm: 3 managers")
+    try:
+        swarm_measures(swarm, lab, n, results)
+    finally:
+        swarm.leave()  # stackctl then runs on engines without a swarm
+
+
+def swarm_measures(swarm: Swarm, lab: Lab, n: int, results: Results) -> None:
     swarm.deploy(SCALE, scale_stack(1))
     lab.wait_converged(SCALE, swarm_service_of(SCALE), {"sl": 1}, timeout=180)
 
@@ -64,7 +71,6 @@ def swarm_phase(lab: Lab, work: pathlib.Path, n: int, results: Results) -> None:
     rounds(n, "swarm node stopped", results, "swarm node", lambda r: swarm.node_loss_once(SCALE, 30))
     results["swarm tasks moved"] = [float(m) for m in swarm.moved]
     swarm.rm(SCALE)
-    swarm.leave()
 
 
 def stackctl_phase(lab: Lab, work: pathlib.Path, n: int, results: Results) -> None:
@@ -77,6 +83,7 @@ def stackctl_phase(lab: Lab, work: pathlib.Path, n: int, results: Results) -> No
     def scale(r: int) -> float:
         value = ours.scale_once(SCALE)
         results["floor (stackctl phase)"].append(floor_once(lab))
+        log(f"floor, round {r}: {results['floor (stackctl phase)'][-1]:.2f} s")
         return value
 
     def deploy(r: int) -> float:
@@ -117,6 +124,7 @@ ROWS = [  # what, swarm key, stackctl key, goal
     ("leader SIGKILL -> new leader", "swarm leader", "ours SIGKILL", "<= 3 s"),
     ("leader SIGKILL -> its first fenced write", None, "ours SIGKILL write", "<= 3 s"),
     ("leader graceful stop -> new leader", None, "ours SIGTERM", "<= 0.5 s"),
+    ("leader graceful stop -> its first fenced write", None, "ours SIGTERM write", "-"),
     ("node stopped -> its tasks running elsewhere", "swarm node", "ours node", "<= 8 s"),
 ]
 
@@ -167,7 +175,11 @@ def main() -> int:
             lab.up()
             log(f"lab {lab.name}: 3 nodes, image loaded, resolver fails at once")
             if not args.skip_swarm:
-                swarm_phase(lab, pathlib.Path(tmp), args.rounds, results)
+                try:
+                    swarm_phase(lab, pathlib.Path(tmp), args.rounds, results)
+                except BenchError as e:
+                    print(f"bench/cluster.py: swarm: {e}", file=sys.stderr)
+                    failed = True
             reason = missing(lab)
             if reason:
                 note = f"not available yet ({reason})"
