@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker
+import requests
 
 NAMESPACE = "com.docker.stack.namespace"
 IMAGE = "stackctl/busybox:latest"
@@ -31,6 +32,10 @@ ServiceOf = Callable[[Mapping[str, str]], "str | None"]
 
 class BenchError(Exception):
     """A step of the benchmark failed: the run stops with this one line."""
+
+
+# What ends one phase of the bench (the table is still printed): our own errors and the engines'.
+FAILURES = (BenchError, docker.errors.DockerException, requests.RequestException, subprocess.SubprocessError)
 
 
 def run(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120,

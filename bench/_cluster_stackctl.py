@@ -176,13 +176,16 @@ class Stackctl:
         killed = time.time()
         for pid in pids:
             os.kill(pid, sig)
-        out, _ = watch.communicate(timeout=90)
+        try:
+            out, _ = watch.communicate(timeout=90)
+        finally:
+            watch.kill()
+            self.lab.start(old)  # `lab start` starts the node's agent again (the supervisor did already)
         lines = {ln.split()[0]: ln.split()[1:] for ln in out.splitlines() if ln.strip()}
         if "elected" not in lines:
             raise BenchError(f"no new leader within 60 s after {sig.name} to the agent on {old}")
         elected = float(lines["elected"][0]) - killed
         write = float(lines["write"][0]) - killed if "write" in lines else None
-        self.lab.start(old)  # `lab start` starts the node's agent again
         return elected, write
 
     def agent_pids(self, node: str) -> list[int]:

@@ -11,9 +11,12 @@ import concurrent.futures
 import os
 import pathlib
 import signal
+import sys
 import time
 from collections.abc import Mapping
 
+import docker
+import requests
 from _cluster_lab import IMAGE, NAMESPACE, SLEEP, WEBAPP, WEBAPP_WANT, BenchError, Lab, ServiceOf, wait_until
 
 SWARM_SERVICE = "com.docker.swarm.service.name"
@@ -52,8 +55,11 @@ class Swarm:
         for node in self.lab.nodes:
             self.lab.docker(node.name, "swarm", "leave", "--force", check=False, timeout=60)
         for node in self.lab.nodes:  # tasks' containers that outlived the swarm
-            for c in self.lab.engine(node.name).containers.list(all=True, filters={"label": SWARM_SERVICE}):
-                c.remove(force=True)
+            try:
+                for c in self.lab.engine(node.name).containers.list(all=True, filters={"label": SWARM_SERVICE}):
+                    c.remove(force=True)
+            except (docker.errors.DockerException, requests.RequestException) as e:
+                print(f"swarm leave: {node.name}: {e}", file=sys.stderr)
 
     def nodes(self, via: str | None = None, timeout: float = 10) -> list[tuple[str, str, str]]:
         """(hostname, status, manager status) per node, asked of one manager."""
@@ -125,14 +131,19 @@ class Swarm:
         def answers() -> bool:
             node = others[answered["n"] % len(others)]
             answered["n"] += 1
-            out = self.lab.docker(node, "node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}",
-                                  check=False, timeout=20)
+            try:  # during the election a manager may hold the call until there is a leader
+                out = self.lab.docker(node, "node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}",
+                                      check=False, timeout=30)
+            except BenchError:
+                return False
             return out.returncode == 0 and any(line.split()[1:] == ["Leader"] and line.split()[0] != old
                                                for line in out.stdout.splitlines())
 
-        elapsed = wait_until("a new swarm leader", answers, timeout=120, interval=0.05)
+        try:
+            elapsed = wait_until("a new swarm leader", answers, timeout=120, interval=0.05)
+        finally:
+            self.lab.start(old)
         self.manager = others[0]
-        self.lab.start(old)
         self.wait_healthy()
         self.lab.wait_converged(stack, swarm_service_of(stack), {"sl": replicas}, timeout=180)
         return elapsed

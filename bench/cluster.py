@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _cluster_lab import BenchError, Lab, scale_stack
+from _cluster_lab import FAILURES, Lab, scale_stack
 from _cluster_stackctl import Stackctl, missing, stackctl_service_of
 from _cluster_swarm import Swarm, floor_once, swarm_service_of
 from _common import stackctl_cmd
@@ -177,7 +177,7 @@ def main() -> int:
             if not args.skip_swarm:
                 try:
                     swarm_phase(lab, pathlib.Path(tmp), args.rounds, results)
-                except BenchError as e:
+                except FAILURES as e:
                     print(f"bench/cluster.py: swarm: {e}", file=sys.stderr)
                     failed = True
             reason = missing(lab)
@@ -186,9 +186,9 @@ def main() -> int:
             else:
                 try:
                     stackctl_phase(lab, pathlib.Path(tmp), args.rounds, results)
-                except BenchError as e:
+                except FAILURES as e:
                     note, failed = f"failed ({e})", True
-        except BenchError as e:
+        except FAILURES as e:
             print(f"bench/cluster.py: {e}", file=sys.stderr)
             failed = True
         finally:
