@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -24,10 +25,10 @@ def test_cgroup_removed_while_walking(tmp_path: pathlib.Path, monkeypatch: pytes
     (top / "gone").mkdir(parents=True)
     real_scandir = os.scandir
 
-    def racing_scandir(path: object) -> object:  # the container's cgroup is removed as we reach it
+    def racing_scandir(path: str) -> Any:  # the container's cgroup is removed as we reach it
         if str(path).endswith("gone"):
             (top / "gone").rmdir()
-        return real_scandir(path)  # type: ignore[arg-type]
+        return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", racing_scandir)
     found = [p.name for p in system.cgroup_dirs("stackctl-x-")]
