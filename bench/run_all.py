@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHES = ["startup.py", "compose_up.py", "lb.py", "cluster_transport.py", "cluster_scheduler.py"]
+BENCHES = ["startup.py", "compose_up.py", "lb.py", "cluster_transport.py", "cluster_scheduler.py", "cluster.py"]
 
 
 def main() -> int:

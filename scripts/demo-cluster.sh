@@ -17,10 +17,16 @@ $SC cluster init
 step "stackctl stack deploy -c $F shop   (images shipped over SSH: no registry)"
 $SC stack deploy -c "$F" shop
 $SC stack ps shop
-step "the published port answers on each node that runs a web replica (the routing mesh is the next issue)"
+step "the published port answers on every node, round-robin over the replicas on all nodes (the node proxy)"
 for addr in $($SC node ls --format json | .venv/bin/python -c 'import json,sys; print(" ".join(n["address"] for n in json.load(sys.stdin)))'); do
-  printf '%s:8080 -> ' "$addr"; wget -qO- -T 2 "http://$addr:8080/" 2>/dev/null || echo "(no replica here)"
+  for _ in 1 2 3; do printf '%s:8080 -> ' "$addr"; wget -qO- -T 2 "http://$addr:8080/" 2>/dev/null || echo "(no answer)"; done
 done
+step "one service calling another across nodes: from a web task on node1, http://web:80 and db:5432 by name (service VIPs)"
+$SC lab ssh --name "$LAB" node1 'c=$(docker ps -q --filter label=io.stackctl.service=web | head -1)
+docker exec "$c" sh -c "grep -E \"[[:space:]](web|db)\$\" /etc/hosts
+for i in 1 2 3 4; do printf \"GET / HTTP/1.0\r\n\r\n\" | nc -w 2 web 80 | tail -n 1; done
+echo \"db:5432 echoes: \$(echo ping | nc -w 1 db 5432)\""'
+
 step "stackctl service scale shop_web=2"
 $SC service scale shop_web=2
 $SC service ls

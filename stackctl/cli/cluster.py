@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.set_defaults(func=_show)
     v = verbs.add_parser("init", help="make the inventory's nodes a cluster: stackctl, etcd (TLS peers), "
                                       "the cluster SSH key and the agent on the managers (safe to run again)")
+    v.add_argument("--vip-range", metavar="CIDR", default="10.240.0.0/16",
+                   help="private range the services' virtual IPs come from (default 10.240.0.0/16; it must not "
+                        "overlap the nodes' or their engines' networks)")
     add_cluster_flag(v)
     v.set_defaults(func=_init)
 
@@ -125,7 +128,8 @@ def _init(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(f"  {line}", file=sys.stderr, flush=True)
 
-    report = asyncio.run(init_cluster(inv, now=datetime.datetime.now(datetime.UTC), log=log))
+    report = asyncio.run(init_cluster(inv, now=datetime.datetime.now(datetime.UTC), log=log,
+                                     vip_range=args.vip_range))
     for node, changes in sorted(report.changes.items()):
         wrote = [c for c in changes if c.startswith("wrote ")]
         said = [c for c in changes if not c.startswith("wrote ")]

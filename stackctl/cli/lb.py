@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--pidfile", type=Path, help="write the process id there once listening")
     serve.add_argument("--reuse-port", action="store_true",
                        help="bind with SO_REUSEPORT so that several processes can share the ports")
+    serve.add_argument("--accept-apply", action="store_true",
+                       help="let the admin `apply` command replace the configuration (saved to the -c file): "
+                            "how the cluster leader drives a node proxy")
     serve.set_defaults(func=cmd_serve)
     stats = sub.add_parser("stats", help="per listener and per backend counters and health")
     where = stats.add_mutually_exclusive_group(required=True)
@@ -115,12 +118,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         binds = ", ".join(f"{n}={lst.config.bind}/{lst.config.protocol}" for n, lst in balancer.listeners.items())
         print(f"stackctl lb: serving {binds or 'no listeners'} (admin {admin_path})", file=sys.stderr, flush=True)
 
+    accept = _saver(args.config) if args.accept_apply else None
     try:
         loop.run_until_complete(server.serve(lambda: load_file(args.config), admin_path=admin_path,
-                                             pidfile=args.pidfile, ready=ready, reuse_port=args.reuse_port))
+                                             pidfile=args.pidfile, ready=ready, reuse_port=args.reuse_port,
+                                             accept=accept))
     finally:
         loop.close()
     return 0
+
+
+def _saver(path: Path) -> Any:
+    """``accept`` for the admin ``apply`` command: validate the document, write it (atomically) as the
+    configuration file, so that a restarted balancer serves the last configuration it was sent."""
+    from stackctl.lb import config
+
+    def accept(doc: Any) -> Any:
+        cfg = config.parse(doc, file="apply", native_built=native_engine_built())
+        text = json.dumps(config.dump(cfg), indent=1)
+        try:
+            same = path.read_text() == text
+        except OSError:
+            same = False
+        if not same:  # the leader sends an unchanged configuration again now and then
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        return cfg
+    return accept
 
 
 def _raise_fd_limit() -> None:

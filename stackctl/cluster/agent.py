@@ -10,7 +10,7 @@ Config (``/etc/stackctl/agent.json``)::
 
     {"cluster": "prod", "node": "node1", "etcd": ["http://127.0.0.1:2379"],
      "inventory": "/etc/stackctl/inventory.json", "ssh_key": "/etc/stackctl/cluster_key",
-     "known_hosts": "/etc/stackctl/known_hosts"}
+     "known_hosts": "/etc/stackctl/known_hosts", "vip_range": "10.240.0.0/16"}
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from stackctl.cluster.leader import Leader
 from stackctl.cluster.leadership import Leadership
 from stackctl.cluster.state import AgentRecord
 from stackctl.cluster.store import Store
+from stackctl.cluster.traffic import DEFAULT_VIP_RANGE
 from stackctl.errors import ClusterError, Deposed
 from stackctl.nodes import NodeSpec
 
@@ -49,6 +50,7 @@ class AgentConfig:
     inventory: pathlib.Path
     ssh_key: pathlib.Path | None = None
     known_hosts: pathlib.Path | None = None
+    vip_range: str = DEFAULT_VIP_RANGE
 
     @classmethod
     def load(cls, path: pathlib.Path | str) -> AgentConfig:
@@ -59,7 +61,8 @@ class AgentConfig:
                        etcd=tuple(str(e) for e in raw.get("etcd") or ["http://127.0.0.1:2379"]),
                        inventory=pathlib.Path(raw["inventory"]),
                        ssh_key=pathlib.Path(raw["ssh_key"]) if raw.get("ssh_key") else None,
-                       known_hosts=pathlib.Path(raw["known_hosts"]) if raw.get("known_hosts") else None)
+                       known_hosts=pathlib.Path(raw["known_hosts"]) if raw.get("known_hosts") else None,
+                       vip_range=str(raw.get("vip_range") or DEFAULT_VIP_RANGE))
         except OSError as exc:
             raise ClusterError(f"agent config {file}: {exc.strerror or exc}") from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -113,7 +116,7 @@ async def run(config: AgentConfig, *, stop: asyncio.Event) -> None:
                 break
             log.info("%s leads (revision %d)", config.node, key.rev)
             await register(leadership.lease, "leader")
-            await _lead(store, leadership, _Term(leadership, key.rev), nodes, stop)
+            await _lead(store, leadership, _Term(leadership, key.rev), nodes, stop, vip_range=config.vip_range)
             if not stop.is_set():
                 log.warning("%s no longer leads", config.node)
                 await register(leadership.lease, "standby")
@@ -126,8 +129,8 @@ async def run(config: AgentConfig, *, stop: asyncio.Event) -> None:
 
 
 async def _lead(store: Store, leadership: Leadership, term: _Term, nodes: Sequence[NodeSpec],
-                stop: asyncio.Event) -> None:
-    leader = Leader(store, term, nodes)
+                stop: asyncio.Event, *, vip_range: str = DEFAULT_VIP_RANGE) -> None:
+    leader = Leader(store, term, nodes, vip_range=vip_range)
     watcher = asyncio.create_task(_watch(store, leader))
     try:
         await leader.run(stop)

@@ -16,6 +16,7 @@ from typing import Any
 
 from stackctl.cluster.scheduler import requirements
 from stackctl.cluster.state import ServiceRecord, StackRecord, valid_name
+from stackctl.cluster.traffic import check_service
 from stackctl.errors import Problem, SchedulingError, SpecError
 from stackctl.model.reading import replicas_of
 from stackctl.plan.hashing import service_hash
@@ -101,6 +102,7 @@ def _service_problems(svc: Mapping[str, Any], *, where: str, file: str) -> list[
         if svc.get(key):
             out.append(Problem(file, f"{where}.{key}", f"{key} are not supported by stack deploy yet (the files "
                                                        "are on this machine, not on the nodes)"))
+    out += [Problem(file, key, message) for key, message in check_service(svc, where=where)]
     if not svc.get("image") and not svc.get("build"):
         out.append(Problem(file, where, "has no image"))
     return out

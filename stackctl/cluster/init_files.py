@@ -10,7 +10,11 @@ On each manager, node-private (the lab binds these per node, a VM simply has the
     /etc/stackctl/etcd.sh           the etcd member's command line (clients: 127.0.0.1 only)
     /etc/stackctl/agent.sh          `python3 -S -m stackctl agent --config /etc/stackctl/agent.json`
     /etc/stackctl/supervise.sh      runs NAME.sh again 1 s after it exits (no systemd: the lab)
-    /etc/systemd/system/stackctl-{etcd,agent}.service   where systemd runs (VMs)
+    /etc/systemd/system/stackctl-{etcd,agent,proxy}.service   where systemd runs (VMs)
+
+On every node, workers too: ``proxy.sh`` (the node proxy: ``stackctl lb serve --accept-apply`` on the
+admin socket ``/run/stackctl-proxy.sock``, its configuration saved in ``/var/lib/stackctl/proxy.json``;
+it routes the cluster's VIP range to the node itself), ``supervise.sh`` and its systemd unit.
     /var/lib/etcd/stackctl/         etcd's data
     /var/lib/stackctl/<version>-<digest>/   the installed stackctl and what it imports
     /var/lib/stackctl/log/          etcd.log, agent.log (supervised without systemd)
@@ -31,7 +35,10 @@ ETCD_DATA = "/var/lib/etcd/stackctl"
 LOG_DIR = "/var/lib/stackctl/log"
 CLIENT_URL = "http://127.0.0.1:2379"
 PEER_PORT = 2380
-SERVICES = ("etcd", "agent")
+SERVICES = ("etcd", "agent", "proxy")  # a manager's, in start order
+WORKER_SERVICES = ("proxy",)
+PROXY_CONFIG = "/var/lib/stackctl/proxy.json"
+PROXY_SOCKET = "/run/stackctl-proxy.sock"
 
 
 def key_comment(cluster: str) -> str:
@@ -75,6 +82,19 @@ def agent_sh(cluster: str, node: NodeSpec, *, python: str, install_dir: str) -> 
             f"--config {ETC}/agent.json\n")
 
 
+def proxy_sh(cluster: str, node: NodeSpec, *, python: str, install_dir: str, vip_range: str) -> str:
+    """The node proxy: every address of the VIP range is local to the node (so the proxy can listen on
+    any VIP and the node's containers reach it), then the balancer the leader configures."""
+    q = shlex.quote
+    empty = q(json.dumps({"listeners": {}}))
+    return (f"#!/bin/sh\n# written by `stackctl cluster init`: the node proxy of cluster {cluster} on {node.name}\n"
+            f"ip route replace local {q(vip_range)} dev lo || echo 'stackctl proxy: cannot route the VIP range "
+            f"{vip_range} to this node' >&2\n"
+            f"[ -s {PROXY_CONFIG} ] || echo {empty} >{PROXY_CONFIG}\n"
+            f"PYTHONPATH={q(install_dir)} exec {q(python)} -S -m stackctl lb serve -c {PROXY_CONFIG} "
+            f"--admin {PROXY_SOCKET} --accept-apply\n")
+
+
 # The supervisor where no systemd runs: NAME.sh again 1 s after it exits; TERM stops both.
 SUPERVISE_SH = f"""#!/bin/sh
 # written by `stackctl cluster init`: supervise.sh NAME runs {ETC}/NAME.sh, again 1 s after it exits.
@@ -102,17 +122,20 @@ done
 
 
 def systemd_unit(service: str, cluster: str) -> str:
-    after = "network-online.target" if service == "etcd" else "network-online.target stackctl-etcd.service docker.service"
+    after = {"etcd": "network-online.target", "proxy": "network-online.target docker.service"}.get(
+        service, "network-online.target stackctl-etcd.service docker.service")
     return (f"# written by `stackctl cluster init` (cluster {cluster})\n[Unit]\n"
             f"Description=stackctl {service} (cluster {cluster})\nAfter={after}\nWants=network-online.target\n\n"
             f"[Service]\nExecStart=/bin/sh {ETC}/{service}.sh\nRestart=always\nRestartSec=1\n"
             "LimitNOFILE=65536\n\n[Install]\nWantedBy=multi-user.target\n")
 
 
-def agent_json(cluster: str, node: NodeSpec) -> str:
-    return json.dumps({"cluster": cluster, "node": node.name, "etcd": [CLIENT_URL],
-                       "inventory": f"{ETC}/inventory.json", "ssh_key": f"{ETC}/cluster_key",
-                       "known_hosts": f"{ETC}/known_hosts"}, indent=2) + "\n"
+def agent_json(cluster: str, node: NodeSpec, *, vip_range: str | None = None) -> str:
+    doc = {"cluster": cluster, "node": node.name, "etcd": [CLIENT_URL], "inventory": f"{ETC}/inventory.json",
+           "ssh_key": f"{ETC}/cluster_key", "known_hosts": f"{ETC}/known_hosts"}
+    if vip_range is not None:
+        doc["vip_range"] = vip_range
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def inventory_json(cluster: str, nodes: Sequence[NodeSpec]) -> str:
@@ -193,7 +216,7 @@ _ALIVE = ('alive() { p=$(cat "$1" 2>/dev/null) || return 1; [ -n "$p" ] || retur
           '[ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]; }')
 
 
-def services_script(restart: Sequence[str]) -> str:
+def services_script(restart: Sequence[str], services: Sequence[str] = SERVICES) -> str:
     """Start etcd, then the agent (systemd units, else supervisors), restarting those in ``restart``;
     prints ``NAME started`` / ``NAME restarted`` for what it did."""
     lines = ["set -e", _ALIVE,
@@ -217,7 +240,7 @@ def services_script(restart: Sequence[str]) -> str:
              '  i=0; while ! alive "$pidfile" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done',
              '  echo "$1 $what"',
              "}"]
-    for service in SERVICES:
+    for service in services:
         lines.append(f"svc {service} {'restart' if service in restart else 'ensure'}")
     return "\n".join(lines)
 

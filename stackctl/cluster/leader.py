@@ -23,9 +23,11 @@ from typing import Any, Protocol
 
 from stackctl import labels as L
 from stackctl.cluster.health import Facts, Health, node_updates
+from stackctl.cluster.proxies import Traffic, current_tasks
 from stackctl.cluster.reconcile import Decision, NodeView, reconcile
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
 from stackctl.cluster.store import Snapshot
+from stackctl.cluster.traffic import DEFAULT_VIP_RANGE
 from stackctl.drivers.docker_engine import DockerEngine
 from stackctl.drivers.ssh import SshTransport
 from stackctl.drivers.ssh_images import relay_image
@@ -79,7 +81,8 @@ def new_task_id() -> str:
 
 class Leader:
     def __init__(self, store: StateStore, term: Term, nodes: Sequence[NodeSpec], *,
-                 clock: Callable[[], float] = time.time, tick: float = TICK) -> None:
+                 clock: Callable[[], float] = time.time, tick: float = TICK,
+                 vip_range: str = DEFAULT_VIP_RANGE) -> None:
         self.store, self.term, self.specs = store, term, list(nodes)
         self.clock, self.tick = clock, tick
         self.transport = SshTransport(nodes, connect_timeout=PROBE_TIMEOUT, retries=0)
@@ -96,6 +99,8 @@ class Leader:
                                              thread_name_prefix="probe")
         self.passes = 0
         self.first_write: float | None = None  # clock() of this term's first fenced write
+        self.traffic = Traffic(getattr(store, "etcd", None), str(getattr(store, "prefix", "")), self.transport,
+                               self.specs, vip_range=vip_range)
 
     # -- the term -------------------------------------------------------------------------------------------
 
@@ -123,6 +128,7 @@ class Leader:
         for task in self.busy:
             task.cancel()
         await asyncio.gather(*self.busy, return_exceptions=True)
+        await self.traffic.close()
         for eng in [*self.probes.values(), *self.drivers.values()]:
             eng.close()
         await self.transport.aclose()
@@ -141,6 +147,7 @@ class Leader:
         nodes = await self.update_nodes(state.nodes, now)
         stacks, services = state.stacks, state.services
         tasks, failed = self.take_failures(state.tasks, now)
+        await self.traffic.allocate(self.term.fence, services)
         decision = reconcile(stacks, services, tasks, nodes, views, now=now, leader_rev=self.term.revision,
                              new_id=new_task_id)
         if decision.services or decision.stacks:
@@ -148,7 +155,11 @@ class Leader:
         put = {t.id: t for t in failed} | {t.id: t for t in decision.put}
         if put or decision.delete:
             await self.write_tasks(list(put.values()), list(decision.delete))
-        for node, actions in decision.actions.items():
+        if self.term.is_leader():
+            self.traffic.push(stacks, current_tasks(tasks, list(put.values()), decision.delete), views)
+            if any(a.kind == "remove_container" for acts in decision.actions.values() for a in acts):
+                await self.traffic.settle()  # the proxies stop sending to a replica before it is stopped
+        for node, actions in self.traffic.adapt(decision.actions, stacks).items():
             fresh = self.not_under_way(node, actions)
             if fresh and self.term.is_leader():
                 task = asyncio.create_task(self.apply(node, fresh))

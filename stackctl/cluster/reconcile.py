@@ -53,9 +53,9 @@ HISTORY = 3  # finished tasks kept per slot (the rows `service ps` shows under t
 STOP_GRACE = 10  # seconds a removed task's container gets to stop (swarm's default stop_grace_period)
 TERMINAL = frozenset({"complete", "failed", "shutdown", "orphaned"})
 
-# Until the routing mesh exists, a published port (ingress mode, the default) binds the real host port
-# of the node a task runs on, as `mode: host` does: so one replica per node and port.
-INGRESS_BINDS_HOST = True
+# With the routing mesh (cluster/traffic.py), an ingress published port is the node proxies' on every
+# node; a task publishes its target port on an ephemeral host port: any number of replicas per node.
+INGRESS_BINDS_HOST = False
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,12 @@ preflight problem: unreachable, host key changed, no python3, no etcd binary on 
 3. install this stackctl with what the agent imports (``ssh_install``) where it is missing;
 4. write the managers' files (:mod:`stackctl.cluster.init_files`), only those that differ;
 5. authorize the cluster SSH key for the inventory's user on every node;
-6. start (or restart, when their files changed) etcd then the agent on every manager; wait until
-   every member is healthy and the members are exactly the managers.
+6. start (or restart, when their files changed) etcd then the agent on every manager, and the node
+   proxy on every node (workers too); wait until every member is healthy and the members are exactly
+   the managers.
+
+Before anything is written, the cluster's VIP range (``--vip-range``, default 10.240.0.0/16) is checked
+against every node's routes and addresses: a collision is one line naming the node and the route.
 
 The outcome is an :class:`InitReport`: what changed where (empty: nothing changed).
 """
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from stackctl.cluster import init_files as files
 from stackctl.cluster import pki
 from stackctl.cluster.inventory import Inventory
+from stackctl.cluster.traffic import DEFAULT_VIP_RANGE, range_collision, vip_network
 from stackctl.drivers import ssh_install
 from stackctl.drivers.ssh import SshSession, SshTransport
 from stackctl.errors import ClusterError, DriverError
@@ -91,9 +96,11 @@ def agent_bundle(archive: bool) -> ssh_install.Bundle:
 
 
 async def init_cluster(inventory: Inventory, *, now: datetime.datetime, log: Log = lambda _: None,
-                       bundle: Callable[[bool], ssh_install.Bundle] = agent_bundle) -> InitReport:
+                       bundle: Callable[[bool], ssh_install.Bundle] = agent_bundle,
+                       vip_range: str = DEFAULT_VIP_RANGE) -> InitReport:
     """Run ``cluster init`` over ``inventory``; ``log`` receives progress lines (never a secret)."""
     check_managers(inventory)
+    vip_network(vip_range)
     started = time.monotonic()
     report = InitReport(inventory.name)
     async with SshTransport(inventory.nodes) as transport:
@@ -101,6 +108,7 @@ async def init_cluster(inventory: Inventory, *, now: datetime.datetime, log: Log
             asyncio.to_thread(bundle, False),
             _each(inventory.nodes, lambda n: transport.session(n.name).connection()))
         facts = await _preflight(transport, inventory, identity)
+        await _check_vip_range(transport, inventory, vip_range)
         if not all(f.install.present for f in facts.values()):
             built = await asyncio.to_thread(bundle, True)
             if built.digest != identity.digest:
@@ -110,13 +118,14 @@ async def init_cluster(inventory: Inventory, *, now: datetime.datetime, log: Log
         secrets = await _secrets(transport, inventory, now=now, report=report)
         known_hosts = await _known_hosts(transport, inventory)
         restarts: dict[str, list[str]] = {}
-        await _each(inventory.managers, lambda m: _write_manager(
-            transport.session(m.name), inventory, facts[m.name], secrets, known_hosts, report, restarts))
+        await _each(inventory.nodes, lambda m: _write_node(
+            transport.session(m.name), inventory, facts[m.name], secrets, known_hosts, report, restarts,
+            vip_range=vip_range))
         await _each(inventory.nodes, lambda n: _authorize(transport.session(n.name), secrets.ssh_public,
                                                           inventory.name, report))
-        log("etcd and the agent on the managers: starting what is not running")
-        await _each(inventory.managers, lambda m: _services(transport.session(m.name), restarts.get(m.name, []),
-                                                            report))
+        log("etcd and the agent on the managers, the node proxy everywhere: starting what is not running")
+        await _each(inventory.nodes, lambda m: _services(transport.session(m.name), restarts.get(m.name, []),
+                                                         report))
         report.members = await _wait_etcd(transport, inventory)
     report.seconds = time.monotonic() - started
     return report
@@ -167,6 +176,25 @@ async def _preflight(transport: SshTransport, inventory: Inventory,
                             "adding a manager to a running cluster is not supported yet (remove "
                             f"{files.ETCD_DATA} on every manager to start the cluster over)")])
     return facts
+
+
+async def _check_vip_range(transport: SshTransport, inventory: Inventory, vip_range: str) -> None:
+    """The VIP range must not overlap a route or an address of any node (its own network, its engine's
+    bridges): one line naming what it collides with and where."""
+    addresses = [n.address for n in inventory.nodes]
+    hits: dict[str, list[str]] = {}
+
+    async def one(node: NodeSpec) -> None:
+        out = await transport.session(node.name).run("ip -4 route show", timeout=30, check=False)
+        hit = range_collision(vip_range, [ln.split()[0] for ln in out.stdout.splitlines() if ln.strip()], addresses)
+        if hit is not None:
+            hits.setdefault(hit, []).append(node.name)
+
+    await _each(inventory.nodes, one)
+    if hits:
+        what, where = next(iter(sorted(hits.items())))
+        raise ClusterError(f"the VIP range {vip_range} collides with {what} (on {', '.join(sorted(where))}); "
+                           "choose another with `cluster init --vip-range CIDR`")
 
 
 # --- 2. install ---------------------------------------------------------------------------------------
@@ -264,41 +292,57 @@ async def _known_hosts(transport: SshTransport, inventory: Inventory) -> str:
 
 # --- 4. files on the managers, 5. the cluster key everywhere -----------------------------------------
 
+def _proxy_files(inventory: Inventory, fact: NodeFacts, vip_range: str) -> list[tuple[str, int, bytes]]:
+    """Every node's: the node proxy's script, the supervisor, its systemd unit where systemd runs."""
+    node, name = fact.node, inventory.name
+    wanted = [(f"{files.ETC}/proxy.sh", 0o755, files.proxy_sh(name, node, python=fact.install.python,
+                                                             install_dir=fact.install.dir,
+                                                             vip_range=vip_range).encode()),
+              (f"{files.ETC}/supervise.sh", 0o755, files.SUPERVISE_SH.encode())]
+    if fact.systemd:
+        wanted.append(("/etc/systemd/system/stackctl-proxy.service", 0o644,
+                       files.systemd_unit("proxy", name).encode()))
+    return wanted
+
+
 def _manager_files(inventory: Inventory, fact: NodeFacts, secrets: Secrets,
-                   known_hosts: str) -> list[tuple[str, int, bytes]]:
+                   known_hosts: str, vip_range: str) -> list[tuple[str, int, bytes]]:
     node, name = fact.node, inventory.name
     wanted: list[tuple[str, int, bytes]] = [
         (f"{files.PKI}/ca.crt", 0o644, secrets.ca.cert), (f"{files.PKI}/ca.key", 0o600, secrets.ca.key),
         (f"{files.ETC}/cluster_key", 0o600, secrets.ssh_private),
         (f"{files.ETC}/cluster_key.pub", 0o644, (secrets.ssh_public + "\n").encode()),
         (f"{files.ETC}/known_hosts", 0o644, known_hosts.encode()),
-        (f"{files.ETC}/agent.json", 0o644, files.agent_json(name, node).encode()),
+        (f"{files.ETC}/agent.json", 0o644, files.agent_json(name, node, vip_range=vip_range).encode()),
         (f"{files.ETC}/inventory.json", 0o644, files.inventory_json(name, inventory.nodes).encode()),
         (f"{files.ETC}/etcd.sh", 0o755, files.etcd_sh(name, node, inventory.managers, etcd=fact.etcd).encode()),
         (f"{files.ETC}/agent.sh", 0o755, files.agent_sh(name, node, python=fact.install.python,
                                                         install_dir=fact.install.dir).encode()),
-        (f"{files.ETC}/supervise.sh", 0o755, files.SUPERVISE_SH.encode()),
     ]
     peer = secrets.peers.get(node.name)
     if peer is not None:
         wanted += [(f"{files.PKI}/{node.name}.crt", 0o644, peer.cert), (f"{files.PKI}/{node.name}.key", 0o600, peer.key)]
     if fact.systemd:
         wanted += [(f"/etc/systemd/system/stackctl-{s}.service", 0o644, files.systemd_unit(s, name).encode())
-                   for s in files.SERVICES]
+                   for s in files.SERVICES if s != "proxy"]
     return wanted
 
 
 # Which written files make which service restart.
 _RESTARTS = {"etcd": ("/pki/", "/etcd.sh", "stackctl-etcd.service", "/supervise.sh"),
              "agent": ("/agent.sh", "/agent.json", "/inventory.json", "/cluster_key", "/known_hosts",
-                       "stackctl-agent.service", "/supervise.sh")}
+                       "stackctl-agent.service", "/supervise.sh"),
+             "proxy": ("/proxy.sh", "stackctl-proxy.service", "/supervise.sh")}
 
 
-async def _write_manager(session: SshSession, inventory: Inventory, fact: NodeFacts, secrets: Secrets,
-                         known_hosts: str, report: InitReport, restarts: dict[str, list[str]]) -> None:
+async def _write_node(session: SshSession, inventory: Inventory, fact: NodeFacts, secrets: Secrets,
+                      known_hosts: str, report: InitReport, restarts: dict[str, list[str]], *,
+                      vip_range: str) -> None:
     node = session.node
-    payload = json.dumps([{"path": p, "mode": m, "data": base64.b64encode(d).decode()}
-                          for p, m, d in _manager_files(inventory, fact, secrets, known_hosts)])
+    wanted = _proxy_files(inventory, fact, vip_range)
+    if node.is_manager:
+        wanted += _manager_files(inventory, fact, secrets, known_hosts, vip_range)
+    payload = json.dumps([{"path": p, "mode": m, "data": base64.b64encode(d).decode()} for p, m, d in wanted])
     script = "python3 -c " + _q(files.WRITE_FILES_PY)
     out = await session.run(files.as_root(node, script), input=payload, timeout=60)
     written = [ln.strip() for ln in out.stdout.splitlines() if ln.strip()]
@@ -317,7 +361,8 @@ async def _authorize(session: SshSession, public: str, cluster: str, report: Ini
 
 async def _services(session: SshSession, restart: list[str], report: InitReport) -> None:
     node = session.node
-    out = await session.run(files.as_root(node, files.services_script(restart)), timeout=60)
+    services = files.SERVICES if node.is_manager else files.WORKER_SERVICES
+    out = await session.run(files.as_root(node, files.services_script(restart, services)), timeout=60)
     for line in out.stdout.splitlines():
         if line.strip():
             report.add(node.name, line.strip())

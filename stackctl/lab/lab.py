@@ -249,7 +249,7 @@ def stop_node(layout: LabLayout, name: str) -> None:
     node = layout.node(name)
     system.kill_all(node_pids(layout, node))
     system.remove_cgroups(node.cgroup_parent)
-    for pidfile in ("sshd.pid", "docker.pid", "stackctl-etcd.pid", "stackctl-agent.pid",
+    for pidfile in ("sshd.pid", "docker.pid", "stackctl-etcd.pid", "stackctl-agent.pid", "stackctl-proxy.pid",
                     "docker/containerd/containerd.pid"):
         (node.run_dir / pidfile).unlink(missing_ok=True)
 

@@ -19,7 +19,7 @@ import shlex
 from stackctl.lab.layout import LabLayout, NodePlan
 
 # Supervised services that `cluster init` may have set up on a node, in start order.
-SERVICES = ("etcd", "agent")
+SERVICES = ("etcd", "agent", "proxy")
 RESOLV_CONF = ("# stackctl lab node: no resolver outside this machine; nothing answers here,\n"
                "# so a lookup fails at once instead of waiting on a remote server.\n"
                "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")

@@ -132,7 +132,9 @@ def cgroup_dirs(prefix: str) -> list[pathlib.Path]:
         except OSError:
             continue
         for top in tops:
-            found.extend(sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda p: -len(p.parts)))
+            # os.walk skips a cgroup that goes away while it walks (its last process just exited)
+            subdirs = [pathlib.Path(root, d) for root, dirs, _ in os.walk(top) for d in dirs]
+            found.extend(sorted(subdirs, key=lambda p: -len(p.parts)))
             found.append(top)
     return found
 

@@ -20,7 +20,7 @@ from stackctl.errors import LoadBalancerError
 from stackctl.lb.config import os_reason
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-MAX_REQUEST = 64 * 1024
+MAX_REQUEST = 1024 * 1024  # a whole configuration (`apply`) fits
 MAX_ANSWER = 16 * 1024 * 1024
 REQUEST_TIMEOUT = 10.0
 

@@ -110,8 +110,12 @@ def _same_socket(current: Listener, wanted: Listener | None) -> bool:
 
 
 async def serve(load: Callable[[], Config], *, admin_path: Path | None, pidfile: Path | None = None,
-                ready: Callable[[Balancer], None] | None = None, reuse_port: bool = False) -> None:
-    """Run a balancer until asked to stop. ``load()`` reads and validates the config (again on reload)."""
+                ready: Callable[[Balancer], None] | None = None, reuse_port: bool = False,
+                accept: Callable[[Any], Config] | None = None) -> None:
+    """Run a balancer until asked to stop. ``load()`` reads and validates the config (again on reload).
+    ``accept(doc)``, when given, enables the admin ``apply`` command: it validates a whole configuration
+    document sent over the admin socket, saves it where ``load`` reads it, and returns it to be applied
+    (the cluster leader drives every node proxy this way)."""
     balancer = Balancer(reuse_port=reuse_port)
     await balancer.apply(load())
     loop = asyncio.get_running_loop()
@@ -120,7 +124,7 @@ async def serve(load: Callable[[], Config], *, admin_path: Path | None, pidfile:
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload_on_hangup(balancer, load)))
     admin_server = None
     if admin_path is not None:
-        admin_server = await admin.serve(admin_path, _admin_handler(balancer, load))
+        admin_server = await admin.serve(admin_path, _admin_handler(balancer, load, accept))
     if pidfile is not None:
         _write_atomic(pidfile, f"{os.getpid()}\n")
     if ready is not None:
@@ -150,7 +154,8 @@ async def _reload_on_hangup(balancer: Balancer, load: Callable[[], Config]) -> N
     print("stackctl lb: reloaded", file=sys.stderr, flush=True)
 
 
-def _admin_handler(balancer: Balancer, load: Callable[[], Config]) -> admin.Handler:
+def _admin_handler(balancer: Balancer, load: Callable[[], Config],
+                   accept: Callable[[Any], Config] | None = None) -> admin.Handler:
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
         cmd = request.get("cmd")
         if cmd == "ping":
@@ -160,6 +165,9 @@ def _admin_handler(balancer: Balancer, load: Callable[[], Config]) -> admin.Hand
         if cmd == "reload":
             await balancer.apply(load())
             return {"ok": True, "listeners": [lst.name for lst in balancer.config.listeners]}
+        if cmd == "apply" and accept is not None:
+            await balancer.apply(accept(request.get("config")))
+            return {"ok": True, "pid": os.getpid(), "listeners": [lst.name for lst in balancer.config.listeners]}
         if cmd == "stop":
             balancer.stopping.set()
             return {"ok": True}

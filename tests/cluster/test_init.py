@@ -113,7 +113,7 @@ def test_secrets_are_0600_and_never_printed(cluster: Cluster) -> None:
     agent = json.loads((node_dir(cluster, "node2") / "etc-stackctl" / "agent.json").read_text())
     assert agent == {"cluster": "stktest", "node": "node2", "etcd": ["http://127.0.0.1:2379"],
                      "inventory": "/etc/stackctl/inventory.json", "ssh_key": "/etc/stackctl/cluster_key",
-                     "known_hosts": "/etc/stackctl/known_hosts"}
+                     "known_hosts": "/etc/stackctl/known_hosts", "vip_range": "10.240.0.0/16"}
 
 
 def test_a_manager_reaches_every_node_with_the_cluster_key_alone(cluster: Cluster) -> None:
