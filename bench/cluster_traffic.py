@@ -12,7 +12,9 @@ each round), each measuring with wrk from this machine (-t1 -c32, keep-alive and
 Printed per round and as medians: req/s, p99, ours/direct, ours/HAProxy, p99 added over direct.
 Then once: a scale 3 -> 4 (the new replica's start -> every node proxy's config holding it), and node3
 stopped under load through node1 (last failed request; the leader's push removing it everywhere).
-The machine may be shared: read the spread between rounds before the medians.
+The machine may be shared: read the spread between rounds before the medians. Seen on the 2-core lab host:
+HAProxy's new-connection figure sometimes collapses for one round (~300-400 req/s, p99 ~100 ms, no errors;
+not diagnosed), hence rounds and medians rather than one run.
 Run (root): .venv/bin/python bench/cluster_traffic.py [--rounds 3] [--duration 5] [--keep-lab] [--reuse-lab]
 """
 
