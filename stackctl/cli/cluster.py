@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                       "the cluster SSH key and the agent on the managers (safe to run again)")
     add_cluster_flag(v)
     v.set_defaults(func=_init)
+    v = verbs.add_parser("status", help="etcd members, the leader, the agents and the nodes; exit 0 healthy, "
+                                        "3 degraded")
+    v.add_argument("--format", choices=["table", "json"], default="table")
+    add_cluster_flag(v)
+    v.set_defaults(func=_status)
 
 
 def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
@@ -142,3 +147,20 @@ def _init(args: argparse.Namespace) -> int:
     else:
         print(f"cluster {inv.name}: nothing changed ({members}, agents running) in {report.seconds:.1f} s")
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from stackctl.cli._swarm import with_cluster
+    from stackctl.cluster.status import text
+    from stackctl.cluster.status_read import read_status
+    from stackctl.errors import printable
+
+    doc = with_cluster(args, lambda cc: read_status(cc, now=time.time()))
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        sys.stdout.write("".join(printable(line) + "\n" for line in text(doc).splitlines()))
+    return 0 if doc["healthy"] else 3

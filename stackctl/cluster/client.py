@@ -93,6 +93,21 @@ async def _first_manager(inventory: Inventory, transport: SshTransport, *,
     raise NoManager(f"no manager of cluster {inventory.name} answers: " + "; ".join(reasons))
 
 
+@contextlib.asynccontextmanager
+async def member_etcd(cc: ClusterClient, node: str, *, timeout: float) -> AsyncIterator[Etcd]:
+    """The etcd of one manager (``node``), through its own tunnel (the client's own when it is that one);
+    raises DriverError (no SSH), EtcdUnavailable or EtcdError (its etcd does not answer)."""
+    if node == cc.manager:
+        yield cc.etcd
+        return
+    listener, etcd = await _connect(cc.transport, node, etcd_port(cc.inventory), etcd_timeout=timeout)
+    try:
+        yield etcd
+    finally:
+        await etcd.aclose()
+        listener.close()
+
+
 async def _connect(transport: SshTransport, name: str, port: int, *, etcd_timeout: float) -> tuple[Any, Etcd]:
     session = transport.session(name)
     path = transport.socket_dir / f"etcd-{name}.sock"
