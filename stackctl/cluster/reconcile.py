@@ -48,6 +48,9 @@ RESTART_DELAY = 5.0  # swarm's default restart policy: condition any, delay 5 s
 HISTORY = 3  # finished tasks kept per slot (the rows `service ps` shows under the current one)
 STOP_GRACE = 10  # seconds a removed task's container gets to stop (swarm's default stop_grace_period)
 TERMINAL = frozenset({"complete", "failed", "shutdown", "orphaned"})
+# Until the routing mesh exists, a port published in ingress mode binds the node's own port, as host mode
+# does: two tasks of a service with a fixed published port must not share a node (the second would fail).
+INGRESS_BINDS_HOST = True
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,8 @@ class _Pass:
             return
         placed = [t for t in self.live() if t.state != "pending"]
         specs = {k: self.service_doc(*k) for k in self.services}
-        for decision in schedule(pending, list(self.nodes.values()), placed, specs):
+        for decision in schedule(pending, list(self.nodes.values()), placed, specs,
+                                 ingress_binds_host=INGRESS_BINDS_HOST):
             t = self.tasks[decision.task.id]
             if isinstance(decision, Placement):
                 self.set(t, node=decision.node, state="assigned", message="")

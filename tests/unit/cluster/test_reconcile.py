@@ -231,3 +231,19 @@ def test_task_spec_is_the_laptop_spec_renamed() -> None:
     assert spec.name == "shop_web.2.abcdefabcdef"
     assert spec.config["Image"] == "nginx:alpine"
     assert spec.config["Labels"][L.SLOT] == "2"
+
+
+def test_a_fixed_published_port_puts_at_most_one_task_per_node_until_the_routing_mesh_exists() -> None:
+    """Without a routing mesh an ingress port binds the node's own port: a second task on that node would
+    fail to start, so the third replica over two nodes stays pending with the reason."""
+    doc = {**DOC, "services": {**DOC["services"], "web": {
+        **DOC["services"]["web"], "ports": [{"target": 80, "published": "8080", "protocol": "tcp",
+                                             "mode": "ingress"}]}}}
+    stack = replace(STACK, document=doc)
+    nodes = [node("n1"), node("n2")]
+    d = reconcile([stack], [svc(replicas=3)], [], nodes, {n.name: view() for n in nodes}, now=NOW, leader_rev=9,
+                  new_id=ids())
+    placed = sorted((t.slot, t.node) for t in d.put if t.node)
+    assert [n for _, n in placed] == ["n1", "n2"]
+    pending = [t for t in d.put if t.state == "pending"]
+    assert len(pending) == 1 and "8080/tcp" in pending[0].message, pending
