@@ -63,7 +63,7 @@ def _live_tasks(tasks: Sequence[TaskRecord], node: str) -> int:
 
 def _agents(managers: Sequence[str], agents: Sequence[AgentRecord], leader: str | None) -> list[dict[str, Any]]:
     by_node = {a.node: a for a in agents}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in sorted(set(managers) | set(by_node)):
         a = by_node.get(name)
         if a is None:

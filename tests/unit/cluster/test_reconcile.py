@@ -247,3 +247,14 @@ def test_a_fixed_published_port_puts_at_most_one_task_per_node_until_the_routing
     assert [n for _, n in placed] == ["n1", "n2"]
     pending = [t for t in d.put if t.state == "pending"]
     assert len(pending) == 1 and "8080/tcp" in pending[0].message, pending
+
+
+def test_a_pending_task_whose_image_is_held_stays_pending_with_its_reason() -> None:
+    """An image on no node whose pull failed: its tasks wait, pending with the reason, until the agent
+    tries the image again (then they are placed as usual)."""
+    waiting = replace(task(1, 1, None, state="pending"), message="image nginx:alpine is on no node")
+    held = reconcile([STACK], [svc(replicas=1)], [waiting], NODES, {n.name: view() for n in NODES}, now=NOW,
+                     leader_rev=9, new_id=ids(), held_images={"nginx:alpine"})
+    assert held.put == () and not any(held.actions.values())
+    again = run([svc(replicas=1)], [waiting])
+    assert [(t.id, t.state) for t in again.put] == [(waiting.id, "starting")]
