@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -252,3 +253,184 @@ def test_the_leader_killed_mid_deploy_the_deploy_completes_with_exactly_n_tasks(
     assert len(every) == 9 and one_per_slot([c for c in every if c["state"] == "running"], 9), every
     tasks = [r for r in lab.ps("k_web") if r["DesiredState"] == "Running"]
     assert len(tasks) == 9 and all(r["CurrentState"].startswith("Running") for r in tasks), tasks
+
+
+# -- the leader cut off from the network ----------------------------------------------------------------
+
+async def _with_client(lab: FaultLab, work: Callable[[Any], Any]) -> Any:
+    from stackctl.cluster.client import ClusterClient
+    from stackctl.cluster.inventory import load_inventory
+
+    async with ClusterClient.open(load_inventory(lab.state / "inventory.json")) as cc:
+        return await work(cc)
+
+
+def leader_key(lab: FaultLab) -> tuple[str, int]:
+    """The current leader key and its create revision (what the leader's writes are fenced on)."""
+    import asyncio
+
+    async def work(cc: Any) -> tuple[str, int]:
+        kv = await cc.etcd.leader(cc.store.election)
+        assert kv is not None
+        return str(kv.key), int(kv.create_revision)
+
+    return asyncio.run(_with_client(lab, work))  # type: ignore[no-any-return]
+
+
+def fenced_write(lab: FaultLab, key: tuple[str, int]) -> str:
+    """A task write fenced on ``key``, as the agent that held it would make it: "accepted" or the refusal."""
+    import asyncio
+
+    from stackctl.cluster.etcd import Compare
+    from stackctl.cluster.state import TaskRecord
+    from stackctl.errors import Deposed
+
+    async def work(cc: Any) -> str:
+        task = TaskRecord(id="0123456789ab", stack="fenced", service="web", slot=1, leader_rev=key[1])
+        try:
+            await cc.store.write_tasks([Compare.create_revision(key[0], key[1])], [task])
+        except Deposed as exc:
+            return str(exc)
+        await cc.store.write_tasks([Compare.create_revision(key[0], key[1])], [], [task])
+        return "accepted"
+
+    return asyncio.run(_with_client(lab, work))  # type: ignore[no-any-return]
+
+
+def test_a_partitioned_leader_is_fenced_another_leads_and_no_duplicate_remains_after_heal(
+        restored: FaultLab) -> None:
+    lab = restored
+    assert lab.deploy("p", {"web": sleeper(6)}).returncode == 0
+    old = lab.leader()
+    old_key = leader_key(lab)
+    assert fenced_write(lab, old_key) == "accepted"  # the control: the leader's fence holds while it leads
+    others = [n for n in lab.nodes if n != old]
+    started = time.monotonic()
+    lab.lab("partition", old)
+    def other_leader() -> str | None:
+        doc = lab.status()[1]
+        return doc["leader"]["node"] if doc["leader"] and doc["leader"]["node"] != old else None
+
+    new = wait_for(other_leader, 30, "another leader")
+    lab.timings["leader partitioned -> new leader"] = time.monotonic() - started
+    assert new in others
+    # the old leader's writes are refused, and it knows it no longer leads
+    assert "no longer the leader" in fenced_write(lab, old_key)
+    log = (lab.node_dir(old) / "stackctl" / "log" / "agent.log").read_text(errors="replace")
+    assert f"{old} no longer leads" in log.split(f"{old} leads (revision {old_key[1]})")[-1], log[-2000:]
+    # the new leader acts: the cut-off node's slots run again on the others
+    wait_for(lambda: one_per_slot(lab.running("p", others), 6), 30, "6 replicas on the connected nodes")
+    lab.timings["leader partitioned -> replicas on the others"] = time.monotonic() - started
+    assert lab.running("p", [old]), "the cut-off node's containers keep running meanwhile"
+    lab.lab("heal")
+    healed = time.monotonic()
+    wait_for(lambda: lab.status()[0] == 0, 40, "healthy after heal")
+    wait_for(lambda: not lab.containers(old, "p"), 20, f"stale containers removed from {old}")
+    lab.timings["heal -> stale containers removed"] = time.monotonic() - healed
+    time.sleep(2)
+    assert one_per_slot(lab.running("p"), 6) and len(lab.running("p")) == 6
+    _, after = lab.status()
+    assert [a["node"] for a in after["agents"] if a["state"] == "leader"] == [after["leader"]["node"]]
+    assert after["leader"]["revision"] != old_key[1]
+
+
+# -- etcd members lost ----------------------------------------------------------------------------------
+
+def stop_etcd(lab: FaultLab, node: str) -> None:
+    """Stop the node's etcd member as `systemctl stop` would: its supervisor and etcd (SIGTERM)."""
+    out = lab.lab_ssh(node, "kill -TERM $(cat /run/stackctl-etcd.pid)")
+    assert out.returncode == 0, out.stderr
+    wait_for(lambda: not lab.node_pids(node, "etcd"), 15, f"etcd stopped on {node}")
+
+
+def test_one_etcd_member_lost_deploys_work_two_lost_a_deploy_fails_in_one_line_and_tasks_keep_running(
+        restored: FaultLab) -> None:
+    lab = restored
+    assert lab.deploy("e1", {"web": sleeper(3)}).returncode == 0
+    first, second = lab.nodes[0], lab.nodes[1]  # node1 is the CLI's first choice: it must move on
+    stop_etcd(lab, first)
+    code, doc = lab.status()
+    assert code == 3 and any(f"etcd member {first}" in p for p in doc["problems"]), doc["problems"]
+    started = time.monotonic()
+    out = lab.deploy("e2", {"web": sleeper(3)})
+    lab.timings["deploy with 1 of 3 etcd members lost"] = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    assert one_per_slot(lab.running("e2"), 3)
+    stop_etcd(lab, second)
+    code, doc = lab.status()
+    assert code == 3 and not doc["etcd"]["quorum"] and doc["leader"] is None, doc
+    started = time.monotonic()
+    out = lab.deploy("e3", {"web": sleeper(3)}, timeout=60)
+    lab.timings["deploy refused with 2 of 3 etcd members lost"] = time.monotonic() - started
+    assert out.returncode == 1, out
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "etcd" in lines[0] and "Traceback" not in out.stderr, out.stderr
+    time.sleep(3)  # without quorum no leader acts: nothing is stopped either
+    assert one_per_slot(lab.running("e1"), 3) and one_per_slot(lab.running("e2"), 3)
+    for node in (first, second):
+        lab.lab("start", node)
+    wait_for(lambda: lab.status()[0] == 0, 40, "healthy with the members back")
+    assert one_per_slot(lab.running("e1"), 3) and one_per_slot(lab.running("e2"), 3)
+
+
+# -- a worker's dockerd restarted -----------------------------------------------------------------------
+
+def test_a_restarted_dockerd_s_tasks_come_back(restored: FaultLab) -> None:
+    lab = restored
+    assert lab.deploy("d", {"web": sleeper(3)}).returncode == 0
+    node = next(c["node"] for c in lab.running("d"))
+    out = lab.lab_ssh(node, "kill -TERM $(cat /run/docker.pid)")
+    assert out.returncode == 0, out.stderr
+    started = time.monotonic()
+    wait_for(lambda: not lab.node_pids(node, "dockerd"), 30, f"dockerd stopped on {node}")
+    lab.lab("start", node)
+    wait_for(lambda: one_per_slot(lab.running("d"), 3) and len(lab.running("d")) == 3, 30, "3 tasks running again")
+    lab.timings["dockerd restarted -> tasks back"] = time.monotonic() - started
+    rows = [r for r in lab.ps("d_web") if r["DesiredState"] == "Running"]
+    assert len(rows) == 3 and all(r["CurrentState"].startswith("Running") for r in rows), rows
+
+
+# -- a node's host key changed --------------------------------------------------------------------------
+
+def restart_sshd(lab: FaultLab, node: str) -> None:
+    """sshd restarted on the node, every session of it ended (as when the machine is rebuilt)."""
+    for pid in lab.node_pids(node, "sshd"):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not lab.node_pids(node, "sshd"), 10, f"sshd gone on {node}")
+    lab.lab("start", node)
+
+
+def test_a_node_whose_host_key_changed_is_reported_unreachable_with_the_reason_and_never_trusted(
+        restored: FaultLab) -> None:
+    lab = restored
+    assert lab.deploy("h", {"web": sleeper(3)}).returncode == 0
+    leader = lab.leader()
+    node = next(n for n in reversed(lab.nodes) if n != leader)
+    others = [n for n in lab.nodes if n != node]
+    key = lab.node_dir(node) / "ssh_host_ed25519_key"
+    saved = lab.tmp / "saved_host_key"
+    saved.write_bytes(key.read_bytes())
+    try:
+        key.unlink()
+        (lab.node_dir(node) / "ssh_host_ed25519_key.pub").unlink(missing_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        started = time.monotonic()
+        restart_sshd(lab, node)
+        wait_for(lambda: one_per_slot(lab.running("h", others), 3), 30, "3 replicas on the other nodes")
+        lab.timings["host key changed -> replicas elsewhere"] = time.monotonic() - started
+        time.sleep(3)  # and it stays so: the new key is not trusted later either
+        code, doc = lab.status()
+        row = next(n for n in doc["nodes"] if n["name"] == node)
+        assert code == 3 and row["state"] == "down" and "host key CHANGED" in row["message"], row
+        ls = json.loads(lab.cli("node", "ls", "--format", "json").stdout)
+        mine = next(n for n in ls if n["name"] == node)
+        assert mine["status"] == "host-key" and "host key CHANGED" in mine["error"], mine
+        assert lab.deploy("h2", {"web": sleeper(2)}).returncode == 0  # the others keep working
+        assert {c["node"] for c in lab.running("h2")} <= set(others)
+    finally:
+        key.write_bytes(saved.read_bytes())
+        key.chmod(0o600)
+        restart_sshd(lab, node)
+    wait_for(lambda: lab.status()[0] == 0, 40, "healthy with the old key back")
+    wait_for(lambda: not lab.containers(node, "h"), 20, f"stale containers removed from {node}")
+    assert one_per_slot(lab.running("h"), 3)
