@@ -150,15 +150,22 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import asyncio
     import sys
     import time
 
-    from stackctl.cli._swarm import with_cluster
+    from stackctl.cluster.client import ClusterClient
     from stackctl.cluster.status import text
     from stackctl.cluster.status_read import read_status
     from stackctl.errors import printable
 
-    doc = with_cluster(args, lambda cc: read_status(cc, now=time.time()))
+    inventory = inventory_from_args(args)
+
+    async def go() -> dict[str, Any]:
+        async with ClusterClient.open(inventory, need_leader=False) as cc:
+            return await read_status(cc, now=time.time())
+
+    doc = asyncio.run(go())
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:

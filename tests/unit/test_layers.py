@@ -25,7 +25,7 @@ PURE = sorted(
     + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
     + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
                                            "election.py", "naming.py", "state.py", "health.py", "kv.py",
-                                           "deploy.py", "views.py", "converge.py")]
+                                           "deploy.py", "views.py", "converge.py", "status.py")]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",
                      "importlib"}  # importlib: looking for installed modules is I/O too
