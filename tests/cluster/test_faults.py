@@ -252,7 +252,8 @@ def test_the_leader_killed_mid_deploy_the_deploy_completes_with_exactly_n_tasks(
     try:
         wait_for(lambda: any(lab.containers(n, "k") for n in lab.nodes), 60, "the first task container", every=0.05)
         killed, at = time.monotonic(), time.time()
-        lab.lab_ssh(leader, f"kill -9 {pid}")
+        kill = lab.lab_ssh(leader, f"kill -9 {pid}")
+        assert kill.returncode == 0, kill.stderr
         out, err = deploy.communicate(timeout=120)
     finally:
         if deploy.poll() is None:
