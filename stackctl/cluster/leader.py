@@ -87,6 +87,10 @@ class Leader:
         self.drivers: dict[str, DockerEngine] = {}
         self.busy: set[asyncio.Task[None]] = set()
         self.in_flight: dict[str, set[str]] = {}  # node -> ids of its actions under way
+        # applies finished per node, and that count when the node was last observed: a view taken before an
+        # apply finished misses what it made (a create would be sent again and fail on the name)
+        self.applied: dict[str, int] = {}
+        self.seen: dict[str, int] = {}
         self.failures: dict[str, str] = {}  # task id -> why its actions failed
         self.no_image: dict[str, str] = {}  # task id -> why its image could not be had (it waits, pending)
         self.held: dict[str, tuple[float, float]] = {}  # image ref on no node: (retry at, backoff)
@@ -148,6 +152,9 @@ class Leader:
         if put or decision.delete:
             await self.write_tasks(list(put.values()), list(decision.delete))
         for node, actions in decision.actions.items():
+            if self.applied.get(node, 0) != self.seen.get(node, 0):
+                self.wake.set()  # its view is older than its last apply: decide again on a new one
+                continue
             fresh = self.not_under_way(node, actions)
             if fresh and self.term.is_leader():
                 task = asyncio.create_task(self.apply(node, fresh))
@@ -200,6 +207,7 @@ class Leader:
         return {spec.name: view for spec, view in zip(self.specs, found) if view is not None}
 
     async def observe(self, node: str) -> NodeView | None:
+        self.seen[node] = self.applied.get(node, 0)
         try:
             view = await asyncio.wait_for(self._observe(node), PROBE_TIMEOUT)
         except (TimeoutError, StackctlError, OSError) as exc:
@@ -271,6 +279,7 @@ class Leader:
             log.warning("node %s: applying failed: %s", node, exc)
         finally:
             self.in_flight.get(node, set()).difference_update(a.id for a in actions)
+            self.applied[node] = self.applied.get(node, 0) + 1
             self.wake.set()
 
     def note_failures(self, actions: Sequence[Action], failed: Mapping[str, str], skipped: Sequence[str]) -> None:
