@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "overlap the nodes' or their engines' networks)")
     add_cluster_flag(v)
     v.set_defaults(func=_init)
+    v = verbs.add_parser("status", help="etcd members, the leader, the agents and the nodes; exit 0 healthy, "
+                                        "3 degraded")
+    v.add_argument("--format", choices=["table", "json"], default="table")
+    add_cluster_flag(v)
+    v.set_defaults(func=_status)
 
 
 def add_cluster_flag(parser: argparse.ArgumentParser) -> None:
@@ -146,3 +151,27 @@ def _init(args: argparse.Namespace) -> int:
     else:
         print(f"cluster {inv.name}: nothing changed ({members}, agents running) in {report.seconds:.1f} s")
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import asyncio
+    import sys
+    import time
+
+    from stackctl.cluster.client import ClusterClient
+    from stackctl.cluster.status import text
+    from stackctl.cluster.status_read import read_status
+    from stackctl.errors import printable
+
+    inventory = inventory_from_args(args)
+
+    async def go() -> dict[str, Any]:
+        async with ClusterClient.open(inventory, need_leader=False) as cc:
+            return await read_status(cc, now=time.time())
+
+    doc = asyncio.run(go())
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        sys.stdout.write("".join(printable(line) + "\n" for line in text(doc).splitlines()))
+    return 0 if doc["healthy"] else 3

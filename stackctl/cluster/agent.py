@@ -101,9 +101,9 @@ async def run(config: AgentConfig, *, stop: asyncio.Event) -> None:
     store = Store(etcd, config.cluster)
     started = time.time()
 
-    async def register(lease: int, role: str = "standby") -> None:
+    async def register(lease: int, role: str = "standby", *, since: float = 0.0, rev: int = 0) -> None:
         rec = AgentRecord(node=config.node, version=__version__, pid=os.getpid(), started=started,
-                          role=role)  # type: ignore[arg-type]
+                          role=role, leading_since=since, leader_rev=rev)  # type: ignore[arg-type]
         with contextlib.suppress(ClusterError):
             await store.register_agent(rec, lease=lease)
 
@@ -115,7 +115,7 @@ async def run(config: AgentConfig, *, stop: asyncio.Event) -> None:
             if key is None:
                 break
             log.info("%s leads (revision %d)", config.node, key.rev)
-            await register(leadership.lease, "leader")
+            await register(leadership.lease, "leader", since=time.time(), rev=key.rev)
             await _lead(store, leadership, _Term(leadership, key.rev), nodes, stop, vip_range=config.vip_range)
             if not stop.is_set():
                 log.warning("%s no longer leads", config.node)

@@ -14,6 +14,7 @@ The port is 2379 unless the inventory's ``etcd.endpoints`` names a loopback one
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -27,6 +28,8 @@ from stackctl.drivers.ssh import SshTransport
 from stackctl.errors import ClusterError, DriverError, EtcdError, EtcdUnavailable
 
 ETCD_HOST, ETCD_PORT = "127.0.0.1", 2379
+PROBE_TIMEOUT = 1.0  # a manager's etcd status (answered in milliseconds)
+LEADER_WAIT = 3.0  # members without a raft leader are asked again this long (an election takes ~1 s)
 
 
 def etcd_port(inventory: Inventory) -> int:
@@ -52,18 +55,21 @@ class ClusterClient:
 
     @staticmethod
     def open(inventory: Inventory, *, transport: SshTransport | None = None, connect_timeout: float = 5.0,
-             etcd_timeout: float = 5.0) -> contextlib.AbstractAsyncContextManager[ClusterClient]:
-        """Connect (see the module's docstring); a given ``transport`` is used and left open."""
-        return _open(inventory, transport=transport, connect_timeout=connect_timeout, etcd_timeout=etcd_timeout)
+             etcd_timeout: float = 5.0, need_leader: bool = True) -> contextlib.AbstractAsyncContextManager[ClusterClient]:
+        """Connect (see the module's docstring); a given ``transport`` is used and left open. ``need_leader=
+        False``: a member without a raft leader serves too (``cluster status`` reads without quorum)."""
+        return _open(inventory, transport=transport, connect_timeout=connect_timeout, etcd_timeout=etcd_timeout,
+                     need_leader=need_leader)
 
 
 @contextlib.asynccontextmanager
 async def _open(inventory: Inventory, *, transport: SshTransport | None, connect_timeout: float,
-                etcd_timeout: float) -> AsyncIterator[ClusterClient]:
+                etcd_timeout: float, need_leader: bool) -> AsyncIterator[ClusterClient]:
     own = transport is None
     transport = transport or SshTransport(inventory.nodes, connect_timeout=connect_timeout, retries=0)
     try:
-        manager, listener, etcd = await _first_manager(inventory, transport, etcd_timeout=etcd_timeout)
+        manager, listener, etcd = await _first_manager(inventory, transport, etcd_timeout=etcd_timeout,
+                                                       need_leader=need_leader)
         try:
             yield ClusterClient(inventory=inventory, transport=transport, manager=manager, etcd=etcd,
                                 store=Store(etcd, inventory.name))
@@ -75,33 +81,90 @@ async def _open(inventory: Inventory, *, transport: SshTransport | None, connect
             await transport.aclose()
 
 
-async def _first_manager(inventory: Inventory, transport: SshTransport, *,
-                         etcd_timeout: float) -> tuple[str, Any, Etcd]:
+def _has_leader(status: dict[str, Any]) -> bool:
+    return str(status.get("leader") or "0") != "0"
+
+
+async def _first_manager(inventory: Inventory, transport: SshTransport, *, etcd_timeout: float,
+                         need_leader: bool) -> tuple[str, Any, Etcd]:
+    """The first manager whose etcd answers and has a raft leader. Members that answer without one (an
+    election under way, or quorum lost) are asked again for LEADER_WAIT seconds; then, with
+    ``need_leader=False`` (``cluster status``), the first of them serves, else NoManager says quorum is lost."""
     managers = inventory.managers
     if not managers:
         raise NoManager(f"{inventory.file}: no node has role manager: the cluster's state lives on the managers")
     reasons: list[str] = []
     port = etcd_port(inventory)
-    for node in managers:
-        try:
-            return (node.name, *await _connect(transport, node.name, port, etcd_timeout=etcd_timeout))
-        except DriverError as exc:
-            reasons.append(str(exc))
-        except (EtcdUnavailable, EtcdError) as exc:
-            reasons.append(f"node {node.name}: etcd does not answer on its {ETCD_HOST}:{port} (has "
-                           f"`stackctl cluster init` run?): {type(exc).__name__}")
-    raise NoManager(f"no manager of cluster {inventory.name} answers: " + "; ".join(reasons))
+    leaderless: list[tuple[str, Any, Etcd]] = []
+    try:
+        for node in managers:
+            try:
+                listener, etcd, status = await _connect(transport, node.name, port, etcd_timeout=etcd_timeout)
+            except DriverError as exc:
+                reasons.append(str(exc))
+                continue
+            except (EtcdUnavailable, EtcdError, TimeoutError) as exc:
+                reasons.append(f"node {node.name}: etcd does not answer on its {ETCD_HOST}:{port} (stopped, or "
+                               f"`stackctl cluster init` has not run): {type(exc).__name__}")
+                continue
+            if _has_leader(status):
+                return node.name, listener, etcd
+            leaderless.append((node.name, listener, etcd))
+        if leaderless and not need_leader:
+            return leaderless.pop(0)
+        found = await _await_leader(leaderless)
+        if found is not None:
+            return found
+        reasons += [f"node {name}: its etcd member has no raft leader" for name, _, _ in leaderless]
+        quorum = "; the cluster's etcd has lost quorum (most of its members are down or cut off)" if leaderless else ""
+        raise NoManager(f"no manager of cluster {inventory.name} answers: " + "; ".join(reasons) + quorum)
+    finally:
+        for _, listener, etcd in leaderless:
+            await etcd.aclose()
+            listener.close()
 
 
-async def _connect(transport: SshTransport, name: str, port: int, *, etcd_timeout: float) -> tuple[Any, Etcd]:
+async def _await_leader(leaderless: list[tuple[str, Any, Etcd]]) -> tuple[str, Any, Etcd] | None:
+    """The first of ``leaderless`` whose member gets a raft leader within LEADER_WAIT s (removed from it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEADER_WAIT
+    while leaderless and loop.time() < deadline:
+        await asyncio.sleep(0.25)
+        for i, (_, _, etcd) in enumerate(leaderless):
+            try:
+                status = await asyncio.wait_for(etcd.status(), PROBE_TIMEOUT)
+            except (EtcdUnavailable, EtcdError, TimeoutError):
+                continue
+            if _has_leader(status):
+                return leaderless.pop(i)
+    return None
+
+
+@contextlib.asynccontextmanager
+async def member_etcd(cc: ClusterClient, node: str, *, timeout: float) -> AsyncIterator[Etcd]:
+    """The etcd of one manager (``node``), through its own tunnel (the client's own when it is that one);
+    raises DriverError (no SSH), EtcdUnavailable or EtcdError (its etcd does not answer)."""
+    if node == cc.manager:
+        yield cc.etcd
+        return
+    listener, etcd, _ = await _connect(cc.transport, node, etcd_port(cc.inventory), etcd_timeout=timeout)
+    try:
+        yield etcd
+    finally:
+        await etcd.aclose()
+        listener.close()
+
+
+async def _connect(transport: SshTransport, name: str, port: int, *,
+                   etcd_timeout: float) -> tuple[Any, Etcd, dict[str, Any]]:
     session = transport.session(name)
     path = transport.socket_dir / f"etcd-{name}.sock"
     listener = await session.forward_to_port(path, ETCD_HOST, port)
     etcd = Etcd([f"unix://{path}"], timeout=etcd_timeout)
-    try:
-        await etcd.status()
+    try:  # a member answers its status in milliseconds: a stopped one is not waited on for long
+        status = await asyncio.wait_for(etcd.status(), min(etcd_timeout, PROBE_TIMEOUT))
     except BaseException:
         await etcd.aclose()
         listener.close()
         raise
-    return listener, etcd
+    return listener, etcd, status

@@ -174,9 +174,14 @@ class Etcd:
         """Every key starting with ``prefix``, in key order."""
         return (await self.range_at(prefix))[1]
 
-    async def range_at(self, prefix: str) -> tuple[int, list[KV]]:
-        """The revision read at (watch from it + 1 to miss nothing) and every key starting with ``prefix``."""
-        answer = await self.call("kv/range", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))})
+    async def range_at(self, prefix: str, *, serializable: bool = False) -> tuple[int, list[KV]]:
+        """The revision read at (watch from it + 1 to miss nothing) and every key starting with ``prefix``.
+        ``serializable``: the answering member's own copy, answered without a raft leader too (``cluster
+        status`` when quorum is lost; possibly stale)."""
+        request: dict[str, Any] = {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}
+        if serializable:
+            request["serializable"] = True
+        answer = await self.call("kv/range", request, require_leader=not serializable)
         return revision(answer), parse_kvs(answer)
 
     async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:

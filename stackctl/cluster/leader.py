@@ -42,6 +42,7 @@ log = logging.getLogger("stackctl.agent")
 TICK = 1.0
 PROBE_TIMEOUT = 1.0  # a probe slower than this is a miss
 APPLY_LIMIT = 8  # engine calls at once per node
+IMAGE_RETRY, IMAGE_RETRY_MAX = 5.0, 60.0  # an image on no node that could not be pulled: tried again after
 
 
 class StateStore(Protocol):
@@ -92,7 +93,13 @@ class Leader:
         self.drivers: dict[str, DockerEngine] = {}
         self.busy: set[asyncio.Task[None]] = set()
         self.in_flight: dict[str, set[str]] = {}  # node -> ids of its actions under way
+        # applies finished per node, and that count when the node was last observed: a view taken before an
+        # apply finished misses what it made (a create would be sent again and fail on the name)
+        self.applied: dict[str, int] = {}
+        self.seen: dict[str, int] = {}
         self.failures: dict[str, str] = {}  # task id -> why its actions failed
+        self.no_image: dict[str, str] = {}  # task id -> why its image could not be had (it waits, pending)
+        self.held: dict[str, tuple[float, float]] = {}  # image ref on no node: (retry at, backoff)
         self.wake = asyncio.Event()
         # probes get threads of their own: actions (a slow stop, a copy) must not delay them into misses
         self.probe_pool = ThreadPoolExecutor(max_workers=min(64, 4 * len(self.specs) + 2),
@@ -148,8 +155,9 @@ class Leader:
         stacks, services = state.stacks, state.services
         tasks, failed = self.take_failures(state.tasks, now)
         await self.traffic.allocate(self.term.fence, services)
+        held = frozenset(ref for ref, (retry, _) in self.held.items() if retry > now)
         decision = reconcile(stacks, services, tasks, nodes, views, now=now, leader_rev=self.term.revision,
-                             new_id=new_task_id)
+                             new_id=new_task_id, held_images=held)
         if decision.services or decision.stacks:
             await self.write_services(decision, state.revision)
         put = {t.id: t for t in failed} | {t.id: t for t in decision.put}
@@ -160,6 +168,9 @@ class Leader:
             if any(a.kind == "remove_container" for acts in decision.actions.values() for a in acts):
                 await self.traffic.settle()  # the proxies stop sending to a replica before it is stopped
         for node, actions in self.traffic.adapt(decision.actions, stacks).items():
+            if self.applied.get(node, 0) != self.seen.get(node, 0):
+                self.wake.set()  # its view is older than its last apply: decide again on a new one
+                continue
             fresh = self.not_under_way(node, actions)
             if fresh and self.term.is_leader():
                 task = asyncio.create_task(self.apply(node, fresh))
@@ -195,14 +206,22 @@ class Leader:
                     log.info("service %s_%s: %s", svc.stack, svc.service, svc.update.message)
 
     def take_failures(self, tasks: list[TaskRecord], now: float) -> tuple[list[TaskRecord], list[TaskRecord]]:
-        """Tasks whose actions failed since the last pass: failed (and replaced after the restart delay)."""
+        """Tasks whose actions failed since the last pass: failed (and replaced after the restart delay);
+        those whose image is on no node and could not be pulled go back to pending with the reason (the
+        image is tried again after a backoff; the task keeps its id, no new task every few seconds)."""
         failures, self.failures = self.failures, {}
+        no_image, self.no_image = self.no_image, {}
         failed, out = [], []
         for t in tasks:
             why = failures.get(t.id)
-            if why is not None and t.desired == "running" and t.state in ("assigned", "starting"):
-                t = replace(t, desired="shutdown", state="failed", message=why, updated=now)
-                failed.append(t)
+            lacking = no_image.get(t.id)
+            if t.desired == "running" and t.state in ("assigned", "starting"):
+                if lacking is not None:
+                    t = replace(t, node=None, state="pending", message=lacking, container_id=None, updated=now)
+                    failed.append(t)
+                elif why is not None:
+                    t = replace(t, desired="shutdown", state="failed", message=why, updated=now)
+                    failed.append(t)
             out.append(t)
         return out, failed
 
@@ -213,6 +232,7 @@ class Leader:
         return {spec.name: view for spec, view in zip(self.specs, found) if view is not None}
 
     async def observe(self, node: str) -> NodeView | None:
+        self.seen[node] = self.applied.get(node, 0)
         try:
             view = await asyncio.wait_for(self._observe(node), PROBE_TIMEOUT)
         except (TimeoutError, StackctlError, OSError) as exc:
@@ -284,6 +304,7 @@ class Leader:
             log.warning("node %s: applying failed: %s", node, exc)
         finally:
             self.in_flight.get(node, set()).difference_update(a.id for a in actions)
+            self.applied[node] = self.applied.get(node, 0) + 1
             self.wake.set()
 
     def note_failures(self, actions: Sequence[Action], failed: Mapping[str, str], skipped: Sequence[str]) -> None:
@@ -293,6 +314,10 @@ class Leader:
         for aid in [*failed, *skipped]:
             task = by_id[aid].params.get("task")
             if task and task not in self.failures:
+                pulls = [n for n in by_id[aid].needs if n in failed and n.startswith("pull_image:")]
+                if pulls:
+                    self.no_image[task] = failed[pulls[0]]
+                    continue
                 cause = failed.get(aid) or next((failed[n] for n in by_id[aid].needs if n in failed),
                                                 next(iter(failed.values()), "an earlier action failed"))
                 self.failures[task] = cause
@@ -312,4 +337,11 @@ class Leader:
         try:
             await asyncio.to_thread(driver.pull_image, ref)
         except DriverError as exc:
-            raise DriverError(f"image {ref} is on no node and pulling it on {node} failed: {exc}") from exc
+            now = self.clock()
+            retry, backoff = self.held.get(ref, (0.0, IMAGE_RETRY / 2))
+            if retry <= now:  # one more round of failed pulls (several nodes' pulls fail in one round)
+                backoff = min(backoff * 2, IMAGE_RETRY_MAX)
+                self.held[ref] = (now + backoff, backoff)
+            raise DriverError(f"image {ref} is on no node and pulling it on {node} failed: {exc} "
+                              f"(tried again in {backoff:g} s)") from exc
+        self.held.pop(ref, None)

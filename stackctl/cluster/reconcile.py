@@ -19,7 +19,7 @@ Pure: records, observations, the time and new task ids come in as arguments. One
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -84,10 +84,12 @@ class Decision:
 
 def reconcile(stacks: Sequence[StackRecord], services: Sequence[ServiceRecord], tasks: Sequence[TaskRecord],
               nodes: Sequence[NodeRecord], observed: Mapping[str, NodeView], *, now: float, leader_rev: int,
-              new_id: Callable[[], str]) -> Decision:
+              new_id: Callable[[], str], held_images: Collection[str] = ()) -> Decision:
     """One pass. ``observed`` holds the nodes whose engine answered this pass (a node missing there is
-    left alone until it is declared down)."""
+    left alone until it is declared down). ``held_images``: image references on no node whose pull just
+    failed; their pending tasks stay pending (with the reason they have) until the agent tries again."""
     p = _Pass(stacks, services, tasks, nodes, observed, now=now, leader_rev=leader_rev, new_id=new_id)
+    p.held = frozenset(held_images)
     p.observe()
     p.update()
     p.fill_slots()
@@ -115,6 +117,7 @@ class _Pass:
         self.hidden: set[str] = set()  # outdated tasks with a new task beside them (start-first)
         self.service_writes: dict[tuple[str, str], ServiceRecord] = {}
         self.stack_writes: dict[str, StackRecord] = {}
+        self.held: frozenset[str] = frozenset()
         self.by_task = {node: {ref.task: c for c in view.containers if (ref := task_of(c.labels))}
                         for node, view in observed.items()}
 
@@ -251,7 +254,8 @@ class _Pass:
         return None
 
     def place_pending(self) -> None:
-        pending = [t for t in self.live() if t.state == "pending" and not self.wait_dependencies(t)]
+        pending = [t for t in self.live() if t.state == "pending" and self.image_of(t) not in self.held
+                   and not self.wait_dependencies(t)]
         if not pending:
             return
         placed = [t for t in self.live() if t.state != "pending"] + self.stopping()
@@ -387,6 +391,10 @@ class _Pass:
                 if self.tasks.pop(t.id, None) is not None:
                     self.changed.pop(t.id, None)
                     self.deleted.append(t)
+
+    def image_of(self, t: TaskRecord) -> str:
+        stack = self.stacks[t.stack]
+        return image_ref(stack.name, t.service, stack.document["services"][t.service])
 
     def service_doc(self, stack: str, service: str) -> Mapping[str, Any]:
         return dict(self.stacks[stack].document.get("services", {}).get(service) or {})

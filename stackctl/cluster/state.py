@@ -322,6 +322,8 @@ class AgentRecord:
     pid: int
     started: float
     role: AgentRole = "standby"
+    leading_since: float = 0.0  # when this agent's current term as leader began (0: not leading)
+    leader_rev: int = 0  # the create revision of its leader key while it leads
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -333,7 +335,9 @@ class AgentRecord:
     def from_dict(cls, data: object) -> AgentRecord:
         r = _Reader(data, "agent record")
         return cls(node=r.name("node"), version=r.string("version"), pid=r.integer("pid"), started=r.number("started"),
-                   role=cast(AgentRole, r.choice("role", AGENT_ROLES)))
+                   role=cast(AgentRole, r.choice("role", AGENT_ROLES)),
+                   leading_since=r.number("leading_since") if "leading_since" in r.data else 0.0,
+                   leader_rev=r.integer("leader_rev") if "leader_rev" in r.data else 0)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> AgentRecord:

@@ -58,6 +58,7 @@ class Snapshot:
     nodes: list[NodeRecord] = field(default_factory=list)
     agents: list[AgentRecord] = field(default_factory=list)
     leader: str | None = None
+    leader_revision: int = 0  # the create revision of the leader key (0: no leader)
 
 
 class Store:
@@ -120,9 +121,10 @@ class Store:
         kv = await self.etcd.leader(self.election)
         return kv.value.decode("utf-8", "replace") if kv else None
 
-    async def snapshot(self) -> Snapshot:
-        """The whole state in one read (the leader's full pass)."""
-        revision, kvs = await self.etcd.range_at(self.prefix)
+    async def snapshot(self, *, serializable: bool = False) -> Snapshot:
+        """The whole state in one read (the leader's full pass); ``serializable``: the answering member's
+        own copy, read without a raft leader too (``cluster status``)."""
+        revision, kvs = await self.etcd.range_at(self.prefix, serializable=serializable)
         kinds: dict[str, list[KV]] = {}
         for kv in kvs:
             kinds.setdefault(kv.key[len(self.prefix):].split("/", 1)[0], []).append(kv)
@@ -133,7 +135,8 @@ class Store:
                         tasks=[_parse(kv, TaskRecord) for kv in kinds.get("tasks", [])],
                         nodes=[_parse(kv, NodeRecord) for kv in kinds.get("nodes", [])],
                         agents=[_parse(kv, AgentRecord) for kv in kinds.get("agents", [])],
-                        leader=election[0].value.decode("utf-8", "replace") if election else None)
+                        leader=election[0].value.decode("utf-8", "replace") if election else None,
+                        leader_revision=election[0].create_revision if election else 0)
 
     async def watch(self, *, start_revision: int = 0,
                     kinds: Iterable[str] = ("stacks", "services", "nodes")) -> AsyncIterator[list[Event]]:

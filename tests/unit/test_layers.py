@@ -26,7 +26,7 @@ PURE = sorted(
     + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
                                            "election.py", "naming.py", "state.py", "health.py", "kv.py",
                                            "deploy.py", "views.py", "converge.py", "traffic.py", "updates.py",
-                                           "restarts.py", "ordering.py")]
+                                           "restarts.py", "ordering.py", "status.py")]
 )
 FORBIDDEN_MODULES = {"docker", "asyncssh", "paramiko", "socket", "subprocess", "requests", "asyncio",
                      "importlib"}  # importlib: looking for installed modules is I/O too

@@ -244,3 +244,14 @@ def test_a_replacement_does_not_go_where_a_stopping_container_still_holds_the_pu
                   seen, now=NOW, leader_rev=9, new_id=ids())
     placed = [t for t in d.put if t.desired == "running" and t.slot == 1]
     assert [t.node for t in placed] == ["n2"]
+
+
+def test_a_pending_task_whose_image_is_held_stays_pending_with_its_reason() -> None:
+    """An image on no node whose pull failed: its tasks wait, pending with the reason, until the agent
+    tries the image again (then they are placed as usual)."""
+    waiting = replace(task(1, 1, None, state="pending"), message="image nginx:alpine is on no node")
+    held = reconcile([STACK], [svc(replicas=1)], [waiting], NODES, {n.name: view() for n in NODES}, now=NOW,
+                     leader_rev=9, new_id=ids(), held_images={"nginx:alpine"})
+    assert held.put == () and not any(held.actions.values())
+    again = run([svc(replicas=1)], [waiting])
+    assert [(t.id, t.state) for t in again.put] == [(waiting.id, "starting")]
