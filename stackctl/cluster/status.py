@@ -17,7 +17,8 @@ from typing import Any
 from stackctl.cluster.scheduler import live_on_node
 from stackctl.cluster.state import AgentRecord, NodeRecord, TaskRecord
 from stackctl.cluster.store import Snapshot
-from stackctl.cluster.views import human_duration, table
+from stackctl.cluster.views import table
+from stackctl.humanize import human_duration
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
+from stackctl.humanize import human_duration
 
 MIN_WIDTH, PADDING = 10, 3
 ERROR_WIDTH = 30  # docker truncates ERROR in `service ps` unless --no-trunc
@@ -29,28 +30,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 def json_lines(objects: Iterable[Mapping[str, Any]]) -> str:
     return "".join(json.dumps(o) + "\n" for o in objects)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration, as docker writes `Running 5 minutes ago`."""
-    s, minutes, hours = int(seconds), int(seconds // 60), int(seconds / 3600 + 0.5)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    if hours == 1:
-        return "About an hour"
-    for limit, size, unit in ((48, 1, "hours"), (24 * 7 * 2, 24, "days"), (24 * 30 * 2, 24 * 7, "weeks"),
-                              (24 * 365 * 2, 24 * 30, "months")):
-        if hours < limit:
-            return f"{hours // size} {unit}"
-    return f"{int(seconds // 3600) // (24 * 365)} years"
 
 
 def service_name(stack: str, service: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
+from stackctl.humanize import human_duration
 from stackctl.plan.observed import ObservedContainer
 
 
@@ -30,28 +31,6 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 def ps_rows(containers: Iterable[ObservedContainer], *, all: bool, services: Sequence[str] = ()) -> list[ObservedContainer]:
     chosen = [c for c in containers if (all or c.running) and (not services or c.service in services)]
     return sorted(chosen, key=lambda c: (c.service, c.number, c.name))
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' HumanDuration, which docker uses for CREATED and `Up …`: `About a minute`, `2 hours`."""
-    s, minutes, hours = int(seconds), int(seconds // 60), int(seconds / 3600 + 0.5)  # hours round
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    if hours == 1:
-        return "About an hour"
-    for limit, size, unit in ((48, 1, "hours"), (24 * 7 * 2, 24, "days"), (24 * 30 * 2, 24 * 7, "weeks"),
-                              (24 * 365 * 2, 24 * 30, "months")):
-        if hours < limit:
-            return f"{hours // size} {unit}"
-    return f"{int(seconds // 3600) // (24 * 365)} years"
 
 
 def ago(seconds: float) -> str:

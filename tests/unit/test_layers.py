@@ -22,7 +22,7 @@ PURE = sorted(
     + list((PKG / "model").rglob("*.py"))
     + list((PKG / "plan").rglob("*.py"))
     + [PKG / "engine" / name for name in ("container_config.py", "mounts.py", "durations.py", "images.py", "bind.py")]
-    + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py"]
+    + [PKG / "lb" / "pool.py", PKG / "lb" / "config.py", PKG / "humanize.py"]
     + [PKG / "cluster" / name for name in ("tasks.py", "scheduler.py", "constraints.py", "reconcile.py",
                                            "election.py", "naming.py", "state.py", "health.py", "kv.py",
                                            "deploy.py", "views.py", "converge.py", "traffic.py", "updates.py",
@@ -75,7 +75,7 @@ def test_help_does_not_import_heavy_libraries() -> None:
 # Packages by layer, lowest first: a module imports its own package and lower layers only, never a
 # higher one nor a sibling of its own layer (compose and cluster sit side by side on the engine layer).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("stackctl", "stackctl.errors", "stackctl.labels", "stackctl.nodes", "stackctl.schema_files",
+    ("stackctl", "stackctl.errors", "stackctl.labels", "stackctl.nodes", "stackctl.schema_files", "stackctl.humanize",
      "stackctl._schemas"),
     ("stackctl.model", "stackctl.lb"),
     ("stackctl.composefile",),

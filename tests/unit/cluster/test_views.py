@@ -9,7 +9,6 @@ from stackctl.cluster.converge import progress
 from stackctl.cluster.state import NodeRecord, ServiceRecord, StackRecord, TaskRecord
 from stackctl.cluster.views import (
     find_service,
-    human_duration,
     json_lines,
     manager_status,
     node_fields,
@@ -22,6 +21,7 @@ from stackctl.cluster.views import (
     task_rows,
     task_table,
 )
+from stackctl.humanize import human_duration
 
 DOC = {"services": {"web": {"image": "nginx:1", "ports": [{"mode": "ingress", "target": 80, "published": "8080",
                                                            "protocol": "tcp"}]},
