@@ -155,8 +155,10 @@ def _stderr_of(proc: subprocess.Popen[bytes]) -> str:
 
 def test_admin_request_over_the_limit_gets_an_answer(balancer: tuple[subprocess.Popen[bytes], Path, Path]) -> None:
     proc, _, sock = balancer
-    answer = json.loads(_ask(sock, b'{"cmd": "' + b"x" * 100_000 + b'"}\n'))
-    assert answer == {"ok": False, "error": "bad request: longer than 64 KiB"}
+    from stackctl.lb.admin import MAX_REQUEST
+
+    answer = json.loads(_ask(sock, b'{"cmd": "' + b"x" * (MAX_REQUEST + 100_000) + b'"}\n'))
+    assert answer == {"ok": False, "error": f"bad request: longer than {MAX_REQUEST // 1024} KiB"}
     assert json.loads(_ask(sock, b'{"cmd": "ping"}\n'))["ok"] is True  # still serving
     err = _stderr_of(proc)
     assert "Traceback" not in err and "Unhandled" not in err, err
