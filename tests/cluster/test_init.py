@@ -66,7 +66,7 @@ ctx.check_hostname = False
 if os.path.exists('/var/lib/stackctl/test-peer.crt'):
     ctx.load_cert_chain('/var/lib/stackctl/test-peer.crt', '/var/lib/stackctl/test-peer.key')
 try:
-    with socket.create_connection(('{address}', 2380), timeout=5) as raw, ctx.wrap_socket(raw) as tls:
+    with socket.create_connection(('{address}', 2380), timeout=15) as raw, ctx.wrap_socket(raw) as tls:
         tls.sendall(b'GET /members HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')
         reply = b''
         while data := tls.recv(65536):
@@ -94,7 +94,10 @@ def test_a_peer_without_a_certificate_of_the_cluster_ca_is_refused(cluster: Clus
             if pem is not None:
                 (var / "test-peer.crt").write_bytes(pem.cert)
                 (var / "test-peer.key").write_bytes(pem.key)
-            answers[case] = on_nodes(inv, PEER_GET.format(address=node2.address), [node1])["node1"]
+            for _ in range(3):  # the control may meet a member still busy after the fault tests: ask again
+                answers[case] = on_nodes(inv, PEER_GET.format(address=node2.address), [node1])["node1"]
+                if case != "member" or not answers[case].startswith("refused TimeoutError"):
+                    break
     finally:
         for suffix in ("crt", "key"):
             (var / f"test-peer.{suffix}").unlink(missing_ok=True)
