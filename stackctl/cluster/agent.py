@@ -139,6 +139,7 @@ async def _lead(store: Store, leadership: Leadership, term: _Term, nodes: Sequen
         await leadership.deposed()
     except ClusterError as exc:  # etcd unavailable for a while: the term ends, campaigning goes on
         log.warning("term ended: %s", exc)
+        await leadership.deposed()  # a new term with a new lease (the old key may outlive a quorum loss)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, ClusterError):

@@ -102,7 +102,9 @@ class Leadership:
         raises :class:`Deposed` (or the etcd error that stopped it) when it stopped campaigning."""
         self.start()
         async with self._changed:
-            await self._changed.wait_for(lambda: self.is_leader() or self._finished())
+            while not (self.is_leader() or self._finished()):  # looked at again each interval: a keepalive
+                with contextlib.suppress(TimeoutError):        # that succeeds again notifies nobody
+                    await asyncio.wait_for(self._changed.wait(), self.interval)
         if not self.is_leader():
             raise self.error if isinstance(self.error, ClusterError) else Deposed(f"{self.node} stopped campaigning")
         assert self.election.leader_key is not None
