@@ -7,6 +7,7 @@ backend has no session left and how they close a backend's sessions, the two hoo
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import Collection
 
@@ -14,7 +15,7 @@ from stackctl.lb.config import BackendSpec, HealthCheck, Listener
 from stackctl.lb.pool import Backend, Pool
 
 
-class DrainingListener:
+class DrainingListener(abc.ABC):
     """Base of :class:`~stackctl.lb.proxy.TcpListener` and :class:`~stackctl.lb.native.NativeListener`."""
 
     def __init__(self, config: Listener, pool: Pool, *, reuse_port: bool = False) -> None:
@@ -71,10 +72,10 @@ class DrainingListener:
     def _options_changed(self) -> None:
         """The config's options changed (the backends are set right after)."""
 
+    @abc.abstractmethod
     def _without_sessions(self, started: Collection[Backend]) -> set[Backend]:
         """Which of the backends that just started draining have no session left."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _close_sessions_of(self, backend: Backend) -> None:
         """The drain timeout passed: close the backend's remaining sessions."""
-        raise NotImplementedError
