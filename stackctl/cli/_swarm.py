@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def add_wait_flags(parser: argparse.ArgumentParser, *, written: str) -> None:
+    """`-d/--detach` (return once ``written`` is in the cluster state) and `--timeout` of the waiting verbs."""
+    parser.add_argument("-d", "--detach", action="store_true", help=f"return once {written} is written")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+
+
 def add_format_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["table", "json"], default="table",
                         help="table (default) or json: one JSON object per line, docker's keys")

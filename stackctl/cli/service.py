@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from stackctl.cli._swarm import Progress, add_format_flag, outcome, print_rows, with_cluster
+from stackctl.cli._swarm import Progress, add_format_flag, add_wait_flags, outcome, print_rows, with_cluster
 from stackctl.cli.cluster import add_cluster_flag
 
 if TYPE_CHECKING:
@@ -39,14 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.set_defaults(func=_inspect)
     v = verbs.add_parser("rollback", help="put a service back on its previous spec (as swarm does) and wait")
     v.add_argument("service", metavar="SERVICE")
-    v.add_argument("-d", "--detach", action="store_true", help="return once the rollback is written")
-    v.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    add_wait_flags(v, written="the rollback")
     add_cluster_flag(v)
     v.set_defaults(func=_rollback)
     v = verbs.add_parser("scale", help="set the replicas of services (SERVICE=N …) and wait until they run")
     v.add_argument("pairs", nargs="+", metavar="SERVICE=REPLICAS")
-    v.add_argument("-d", "--detach", action="store_true", help="return once the new count is written")
-    v.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    add_wait_flags(v, written="the new count")
     add_cluster_flag(v)
     v.set_defaults(func=_scale)
     v = verbs.add_parser("logs", help="the logs of every task of a service, on every node")
